@@ -1,0 +1,7 @@
+"""``python -m scenegen`` (also what ``torchrun -m scenegen train ...`` runs)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,176 @@
+"""The public Python API: load a model, generate textures and materials, blend, train.
+
+Everything the CLI, the worker and the add-on do goes through these functions; none of them needs to
+know about torch. The only global state is a cache of loaded models.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ScenegenError
+from .imaging import load_image, resize
+from .materials import Material, derive_maps
+
+MIN_SIZE = 32
+MAX_SIZE = 8192
+PHOTO_DETAIL = 384  # a photo's shorter side is brought to this many pixels before encoding
+
+_MODEL_CACHE: dict[str, Any] = {}
+
+
+def default_model_dir() -> Path:
+    """``$SCENEGEN_MODEL`` if set, else ``assets/models/default`` of this checkout."""
+    env = os.environ.get("SCENEGEN_MODEL")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "assets" / "models" / "default"
+
+
+def load_model(path: str | os.PathLike[str] | None = None):  # -> scenegen.model.weights.LoadedModel
+    """Load (and cache) a verified model directory; no argument loads the shipped default model."""
+    from .model.weights import load_model_dir
+
+    root = Path(path) if path is not None else default_model_dir()
+    key = str(root.resolve())
+    if key not in _MODEL_CACHE:
+        if not root.exists():
+            raise ScenegenError(f"{root}: model directory not found")
+        _configure_torch()
+        _MODEL_CACHE[key] = load_model_dir(root)
+    return _MODEL_CACHE[key]
+
+
+def _configure_torch() -> None:
+    import torch
+
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _resolve(model) -> Any:
+    return model if model is not None and not isinstance(model, (str, os.PathLike)) else load_model(model)
+
+
+def class_index(model, cls: str) -> int:
+    """Index of class ``cls`` in ``model``; a ScenegenError lists the valid names otherwise."""
+    classes = list(_resolve(model).classes)
+    if cls not in classes:
+        raise ScenegenError(f"unknown class '{cls}'; this model knows: {', '.join(classes)}")
+    return classes.index(cls)
+
+
+def check_size(size: int, what: str = "size") -> int:
+    """Refuse sizes outside [MIN_SIZE, MAX_SIZE] before any work is done."""
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
+        raise ScenegenError(f"{what} must be an integer number of pixels, got {size!r}")
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise ScenegenError(f"{what} {size} is outside the supported range {MIN_SIZE}–{MAX_SIZE} pixels")
+    return int(size)
+
+
+def _decode_at(model, latent: np.ndarray, weights: np.ndarray, height: int, width: int) -> np.ndarray:
+    from .model.sample import decode, fourier_resize
+
+    image = decode(model, latent, weights)
+    if image.shape[:2] != (height, width):
+        image = fourier_resize(image, height, width)
+    return np.clip(image, 0.0, 1.0)
+
+
+def generate_texture(cls: str, seed: int = 0, size: int = 512, *, height: int | None = None, model=None) -> np.ndarray:
+    """A seamless H×W×3 base-colour texture of class ``cls`` (tileable at any size, deterministic)."""
+    from .model.sample import condition_weights, latent_cells, sample_texture_latent
+
+    m = _resolve(model)
+    width, height = check_size(size), check_size(height if height is not None else size, "height")
+    index = class_index(m, cls)
+    cells_y, cells_x = latent_cells(height, m.config.scale), latent_cells(width, m.config.scale)
+    latent = sample_texture_latent(m, index, cells_y, cells_x, int(seed))
+    return _decode_at(m, latent, condition_weights(m.config, index, cells_y, cells_x), height, width)
+
+
+def generate_material(cls: str, seed: int = 0, size: int = 512, *, model=None, name: str | None = None, **map_options: Any) -> Material:
+    """A full PBR material (base colour, height, normal, roughness, AO) of class ``cls``."""
+    m = _resolve(model)
+    basecolor = generate_texture(cls, seed, size, model=m)
+    params = {"class": cls, "seed": int(seed), "size": int(size), "model_hash": m.model_hash}
+    return derive_maps(basecolor, name=name or f"{cls}_{seed}", params=params, **map_options)
+
+
+def _photo_array(source: str | os.PathLike[str] | np.ndarray) -> np.ndarray:
+    image = load_image(source) if not isinstance(source, np.ndarray) else np.asarray(source, dtype=np.float32)
+    if image.ndim != 3 or image.shape[2] < 3:
+        raise ScenegenError(f"photo must be an H×W×3 colour image, got shape {image.shape}")
+    image = image[..., :3]
+    short = min(image.shape[:2])
+    if short < 64:
+        raise ScenegenError(f"photo is {image.shape[1]}×{image.shape[0]} px; need at least 64 px on the shorter side")
+    if short > PHOTO_DETAIL:
+        factor = PHOTO_DETAIL / short
+        image = resize(image, round(image.shape[0] * factor), round(image.shape[1] * factor))
+    return image
+
+
+def texture_from_image(source: str | os.PathLike[str] | np.ndarray, size: int = 512, seed: int = 0, *, model=None) -> np.ndarray:
+    """A new seamless texture with the look of a (non-tileable) photo: its latents re-quilted on a torus."""
+    from .model.sample import condition_weights, encode, latent_cells, quilt_from_latent
+
+    m = _resolve(model)
+    width = check_size(size)
+    latent = encode(m, _photo_array(source))
+    cells = latent_cells(width, m.config.scale)
+    quilted = quilt_from_latent(latent, cells, cells, int(seed))
+    return _decode_at(m, quilted, condition_weights(m.config, m.config.any_class, cells, cells), width, width)
+
+
+def material_from_image(source: str | os.PathLike[str] | np.ndarray, size: int = 512, seed: int = 0, *, model=None, name: str = "photo", **map_options: Any) -> Material:
+    """A full PBR material with the look of the user's photo, seamless at ``size``."""
+    m = _resolve(model)
+    basecolor = texture_from_image(source, size, seed, model=m)
+    params = {"source": str(source) if not isinstance(source, np.ndarray) else "array", "seed": int(seed), "size": int(size), "model_hash": m.model_hash}
+    return derive_maps(basecolor, name=name, params=params, **map_options)
+
+
+def blend_materials(a: str, b: str, mask: np.ndarray, seed: int = 0, *, seed_b: int | None = None, model=None, name: str | None = None, **map_options: Any) -> Material:
+    """Class ``a`` where ``mask`` is 0 and class ``b`` where it is 1, blended in latent space.
+
+    ``mask`` is H×W in [0, 1] and sets the output size; a periodic mask gives a tileable result.
+    """
+    from .model.sample import condition_weights, latent_cells, sample_texture_latent
+
+    m = _resolve(model)
+    mask = np.asarray(mask, dtype=np.float32)
+    if mask.ndim == 3:
+        mask = mask[..., 0]
+    height, width = check_size(mask.shape[0], "mask height"), check_size(mask.shape[1], "mask width")
+    ia, ib = class_index(m, a), class_index(m, b)
+    cy, cx = latent_cells(height, m.config.scale), latent_cells(width, m.config.scale)
+    za = sample_texture_latent(m, ia, cy, cx, int(seed))
+    zb = sample_texture_latent(m, ib, cy, cx, int(seed if seed_b is None else seed_b))
+    t = np.clip(resize(mask[..., None], cy, cx)[..., 0], 0.0, 1.0)[None]
+    latent = za * (1.0 - t) + zb * t
+    weights = condition_weights(m.config, ia, cy, cx) * (1.0 - t) + condition_weights(m.config, ib, cy, cx) * t
+    basecolor = _decode_at(m, latent.astype(np.float32), weights.astype(np.float32), height, width)
+    params = {"blend": [a, b], "seed": int(seed), "model_hash": m.model_hash}
+    return derive_maps(basecolor, name=name or f"{a}_{b}_blend", params=params, **map_options)
+
+
+def model_info(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Classes, parameter count, sizes and hashes of a model directory (verifies it too)."""
+    m = load_model(path)
+    files = {name: {"sha256": sha, "bytes": (m.path / name).stat().st_size} for name, sha in m.meta["files"].items()}
+    return {
+        "path": str(m.path),
+        "mode": m.config.mode,
+        "classes": list(m.classes),
+        "parameters": m.meta.get("parameters"),
+        "latent": {"channels": m.config.latent_channels, "pixels_per_cell": m.config.scale},
+        "sizes": {"min": MIN_SIZE, "max": MAX_SIZE},
+        "model_hash": m.model_hash,
+        "files": files,
+        "training": {k: v for k, v in m.meta.get("training", {}).items() if k in ("steps", "batch", "seed", "processes", "images", "wall_s")},
+        "command": m.meta.get("command", ""),
+        "metrics": m.meta.get("metrics", {}),
+    }

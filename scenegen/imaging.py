@@ -1,0 +1,143 @@
+"""Small image helpers shared by the corpus, materials and sprites.
+
+Convention everywhere in scenegen: images are ``numpy.float32`` arrays, H×W×C, values in [0, 1].
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ScenegenError
+from .fsutil import atomic_write_bytes
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".tga")
+
+# Large user photos are legitimate; only refuse decompression bombs far beyond any texture.
+Image.MAX_IMAGE_PIXELS = 32768 * 32768
+
+
+def load_image(path: str | os.PathLike[str], mode: str = "RGB") -> np.ndarray:
+    """Read any common image (8/16-bit, grey, RGBA, palette, CMYK JPEG) as float32 in [0, 1].
+
+    ``mode`` is ``"RGB"`` (alpha dropped) or ``"RGBA"`` (opaque alpha added where missing).
+    Raises ScenegenError naming the file when it cannot be read.
+    """
+    if mode not in ("RGB", "RGBA"):
+        raise ValueError(f"mode must be RGB or RGBA, not {mode!r}")
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)
+            array = _pil_to_float(img, mode)
+    except FileNotFoundError:
+        raise ScenegenError(f"{path}: file not found") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise ScenegenError(f"{path}: not a readable image ({exc.__class__.__name__}: {exc})") from None
+    return array
+
+
+def _pil_to_float(img: Image.Image, mode: str) -> np.ndarray:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        raw = np.asarray(img, dtype=np.float64)
+        scale = 65535.0 if raw.max(initial=0) > 255 or img.mode.startswith("I;16") else 255.0
+        grey = np.clip(raw / scale, 0.0, 1.0).astype(np.float32)
+        rgb = np.repeat(grey[..., None], 3, axis=2)
+        return rgb if mode == "RGB" else np.concatenate([rgb, np.ones_like(grey)[..., None]], axis=2)
+    if img.mode == "F":
+        grey = np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
+        rgb = np.repeat(grey[..., None], 3, axis=2)
+        return rgb if mode == "RGB" else np.concatenate([rgb, np.ones_like(grey)[..., None]], axis=2)
+    if mode == "RGBA":
+        converted = img.convert("RGBA")
+    elif img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        converted = img.convert("RGBA").convert("RGB")
+    else:
+        converted = img.convert("RGB")  # CMYK, YCbCr, L, 1, P
+    return np.asarray(converted, dtype=np.float32) / 255.0
+
+
+def to_uint(image: np.ndarray, bits: int = 8) -> np.ndarray:
+    """Quantise a [0, 1] float image to uint8 or uint16 with rounding."""
+    peak = 255 if bits == 8 else 65535
+    dtype = np.uint8 if bits == 8 else np.uint16
+    return np.round(np.clip(image, 0.0, 1.0) * peak).astype(dtype)
+
+
+def encode_png(image: np.ndarray, bits: int = 8, compression: int = 6) -> bytes:
+    """PNG bytes of an H×W, H×W×1, ×3 or ×4 float image. Deterministic: no timestamps."""
+    if bits not in (8, 16):
+        raise ValueError("bits must be 8 or 16")
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    quantised = to_uint(array, bits)
+    if quantised.ndim == 3:
+        code = cv2.COLOR_RGB2BGR if quantised.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
+        quantised = cv2.cvtColor(quantised, code)
+    ok, buffer = cv2.imencode(".png", quantised, [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    if not ok:
+        raise ScenegenError("could not encode PNG")
+    return buffer.tobytes()
+
+
+def save_png(path: str | os.PathLike[str], image: np.ndarray, bits: int = 8) -> Path:
+    """Write ``image`` as an 8- or 16-bit PNG atomically; returns the path."""
+    atomic_write_bytes(path, encode_png(image, bits))
+    return Path(path)
+
+
+def luminance(image: np.ndarray) -> np.ndarray:
+    """Rec. 601 luminance (0.299 R + 0.587 G + 0.114 B) of an RGB(A) image, H×W."""
+    return (0.299 * image[..., 0] + 0.587 * image[..., 1] + 0.114 * image[..., 2]).astype(np.float32)
+
+
+def gaussian_blur_wrap(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur with wrap-around borders (via FFT), so a periodic image stays periodic."""
+    if sigma <= 0:
+        return image.astype(np.float32, copy=True)
+    h, w = image.shape[:2]
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    kernel = np.exp(-2.0 * (np.pi * sigma) ** 2 * (fx * fx + fy * fy))
+    if image.ndim == 3:
+        kernel = kernel[..., None]
+    spectrum = np.fft.rfft2(image, axes=(0, 1)) * kernel
+    return np.fft.irfft2(spectrum, s=(h, w), axes=(0, 1)).astype(np.float32)
+
+
+def tile_image(image: np.ndarray, reps_y: int = 2, reps_x: int = 2) -> np.ndarray:
+    """Repeat an image in a grid (a swatch that shows whether it tiles)."""
+    reps = (reps_y, reps_x) + (1,) * (image.ndim - 2)
+    return np.tile(image, reps)
+
+
+def checkerboard(height: int, width: int, cell: int = 16) -> np.ndarray:
+    """A light/dark grey checkerboard, H×W×3, for previewing cut-outs."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    board = ((yy // cell + xx // cell) % 2).astype(np.float32)
+    grey = 0.62 + 0.2 * board
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def over(rgba: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Composite straight-alpha RGBA over an RGB background."""
+    alpha = rgba[..., 3:4]
+    return rgba[..., :3] * alpha + background * (1.0 - alpha)
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Area-resample (down) or cubic (up) resize of a float image."""
+    interp = cv2.INTER_AREA if height <= image.shape[0] else cv2.INTER_CUBIC
+    out = cv2.resize(image, (width, height), interpolation=interp)
+    if image.ndim == 3 and out.ndim == 2:
+        out = out[..., None]
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def list_images(folder: str | os.PathLike[str]) -> list[Path]:
+    """Image files directly inside ``folder``, sorted by name (deterministic order)."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

@@ -1,0 +1,342 @@
+"""From a tileable base colour to a full, tileable PBR set (height, normal, roughness, AO, ORM) on disk.
+
+Conventions (see /work/shared/ANCHORS.md):
+
+* Every map is ``float32`` in [0, 1]; grey maps are H×W, colour maps H×W×3.
+* **Periodic by construction**: every spatial operation wraps around (``np.roll`` or an FFT), so a
+  tileable base colour gives tileable maps, and shifting the input shifts every map the same way.
+* **Size-consistent**: one tile of material covers a fixed physical area whatever the resolution, so
+  every filter radius (σ) in pixels is multiplied by ``scale = sqrt(H·W) / 512`` and normal slopes are
+  multiplied by the same factor. A 1024² set looks like a sharper 512² set, not a finer-grained one.
+* **Normals**: tangent space, encoded ``n * 0.5 + 0.5``; OpenGL/glTF convention: +X (red) points to
+  the right of the image, +Y (green) to the **top** of the image, +Z (blue) out of the surface.
+  With ``h`` the height and ``y`` measured upwards, ``n ∝ (-k ∂h/∂x, -k ∂h/∂y, 1)``: a slope whose
+  height *decreases* towards the image top (the upper flank of a bump, facing up) has green > 0.5;
+  a ramp whose height *increases* towards the top faces down and has green < 0.5.
+  DirectX (Unreal) flips green: :func:`to_directx`.
+* **ORM**: R = ambient occlusion (1 = unoccluded), G = roughness, B = metallic (glTF packing).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.fft as sfft
+
+from .errors import ScenegenError
+from .imaging import luminance, save_png
+
+NORMAL_CONVENTIONS = ("opengl", "directx")
+MAP_NAMES = ("basecolor", "normal", "roughness", "height", "ao", "orm")
+
+REFERENCE_SIZE = 512.0
+# Height = weighted sum of band-passes of luminance between consecutive blur scales (px at 512²).
+HEIGHT_SIGMAS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+HEIGHT_WEIGHTS = (0.15, 0.3, 0.5, 0.75, 1.0, 1.0)  # fine → coarse: larger structures dominate
+AO_SIGMAS = (2.0, 6.0, 16.0)  # cavity radii (px at 512²)
+AO_DETAIL_SIGMA = 1.0  # the height is pre-smoothed by this much so texel noise does not read as pits
+AO_GAIN = 2.0  # cavity depth (height units) that reads as fully occluded = 1 / AO_GAIN
+CONTRAST_SIGMA = 3.0  # local-contrast window (px at 512²)
+NORMAL_GAIN = 4.0  # slope multiplier at 512² and normal_strength=1
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass
+class Material:
+    """A tileable PBR texture set; every map float32 in [0, 1] with the same H×W."""
+
+    basecolor: np.ndarray  # H×W×3, sRGB-encoded
+    height: np.ndarray  # H×W
+    normal: np.ndarray  # H×W×3, encoded [0, 1], tangent space, OpenGL (+Y up)
+    roughness: np.ndarray  # H×W
+    ao: np.ndarray  # H×W, 1 = unoccluded
+    metallic: float = 0.0
+    name: str = "material"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of every map."""
+        return self.height.shape[0], self.height.shape[1]
+
+    def orm(self) -> np.ndarray:
+        """glTF-packed occlusion/roughness/metallic, H×W×3: R = AO, G = roughness, B = metallic."""
+        return orm(self)
+
+
+def orm(material: Material) -> np.ndarray:
+    """Pack AO, roughness and metallic into one H×W×3 float32 image (R, G, B)."""
+    metal = np.full(material.shape, np.float32(material.metallic), dtype=np.float32)
+    return np.stack([material.ao, material.roughness, metal], axis=2).astype(np.float32)
+
+
+def to_directx(normal: np.ndarray) -> np.ndarray:
+    """Convert an encoded OpenGL normal map to DirectX (and back): flip the green channel."""
+    out = np.array(normal, dtype=np.float32, copy=True)
+    out[..., 1] = 1.0 - out[..., 1]
+    return out
+
+
+def check_normal_convention(convention: str) -> str:
+    """Return ``convention`` if it is ``"opengl"`` or ``"directx"``; raise ScenegenError otherwise."""
+    if convention not in NORMAL_CONVENTIONS:
+        raise ScenegenError(f"normal convention must be 'opengl' or 'directx', not {convention!r}")
+    return convention
+
+
+# ----------------------------------------------------------------------------------------------
+# Periodic filtering in the frequency domain
+# ----------------------------------------------------------------------------------------------
+
+
+class _Spectral:
+    """rfft2 helpers for one H×W grid: Gaussian transfer functions and periodic filtering."""
+
+    def __init__(self, height: int, width: int) -> None:
+        self.shape = (height, width)
+        fy = np.fft.fftfreq(height).astype(np.float32)[:, None]
+        fx = np.fft.rfftfreq(width).astype(np.float32)[None, :]
+        self._r2 = (fy * fy + fx * fx).astype(np.float32)
+
+    def gaussian(self, sigma: float) -> np.ndarray:
+        """Transfer function of a Gaussian blur with standard deviation ``sigma`` px."""
+        if sigma <= 0:
+            return np.ones_like(self._r2)
+        return np.exp(np.float32(-2.0 * (np.pi * sigma) ** 2) * self._r2)
+
+    @staticmethod
+    def forward(image: np.ndarray) -> np.ndarray:
+        return sfft.rfft2(np.asarray(image, dtype=np.float32))
+
+    def inverse(self, spectrum: np.ndarray) -> np.ndarray:
+        return sfft.irfft2(spectrum, s=self.shape).astype(np.float32, copy=False)
+
+
+def _normalise(values: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> np.ndarray:
+    """Map the [low_pct, high_pct] percentile range to [0, 1] and clip (shift-invariant)."""
+    lo, hi = np.percentile(values, [low_pct, high_pct])
+    span = float(hi - lo)
+    if span < 1e-6:
+        return np.full(values.shape, 0.5, dtype=np.float32)
+    out = (values - np.float32(lo)) * np.float32(1.0 / span)
+    return np.clip(out, 0.0, 1.0, out=out).astype(np.float32, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Individual maps
+# ----------------------------------------------------------------------------------------------
+
+
+def feature_scale(height: int, width: int) -> float:
+    """Pixels per reference pixel: filter radii and slopes scale with ``sqrt(H·W) / 512``."""
+    return float(np.sqrt(height * width) / REFERENCE_SIZE)
+
+
+def height_from_luminance(lum_spectrum: np.ndarray, spec: _Spectral, scale: float) -> np.ndarray:
+    """Height in [0, 1] from a weighted multi-scale band-pass stack of the luminance.
+
+    Band k is ``blur(L, σ_{k-1}) - blur(L, σ_k)`` (σ_0 = 0); coarse bands weigh most, so large dark
+    regions (mortar, cracks, gaps) read as low. The content below the coarsest scale (lighting
+    gradients) is dropped. One inverse FFT for the whole stack.
+    """
+    transfer = np.zeros_like(lum_spectrum.real)
+    previous = spec.gaussian(0.0)
+    for sigma, weight in zip(HEIGHT_SIGMAS, HEIGHT_WEIGHTS):
+        current = spec.gaussian(sigma * scale)
+        transfer += np.float32(weight) * (previous - current)
+        previous = current
+    return _normalise(spec.inverse(lum_spectrum * transfer))
+
+
+def normal_from_height(height: np.ndarray, strength: float, scale: float) -> np.ndarray:
+    """Encoded OpenGL tangent-space normal map from wrap-around central differences of ``height``.
+
+    ``dh/dx`` is towards the image right, ``dh/dy`` towards the image top; ``n ∝ (-k dh/dx, -k dh/dy, 1)``
+    with ``k = NORMAL_GAIN · strength · scale``.
+    """
+    k = np.float32(0.5 * NORMAL_GAIN * strength * scale)  # 0.5: central difference spans 2 px
+    nx = (np.roll(height, 1, axis=1) - np.roll(height, -1, axis=1)) * k  # -k dh/dx
+    ny = (np.roll(height, -1, axis=0) - np.roll(height, 1, axis=0)) * k  # -k dh/dy (rows grow down)
+    inv_len = 1.0 / np.sqrt(nx * nx + ny * ny + np.float32(1.0))
+    normal = np.empty(height.shape + (3,), dtype=np.float32)
+    normal[..., 0] = nx * inv_len
+    normal[..., 1] = ny * inv_len
+    normal[..., 2] = inv_len
+    normal *= np.float32(0.5)
+    normal += np.float32(0.5)
+    return normal
+
+
+def cavity_from_height(height_spectrum: np.ndarray, spec: _Spectral, scale: float) -> np.ndarray:
+    """How far each texel lies below its surroundings (height units, >= 0).
+
+    ``max(mean_r blur(h, r) - blur(h, AO_DETAIL_SIGMA), 0)`` over the radii ``AO_SIGMAS`` (scaled);
+    the whole difference of blurs is one transfer function, so one inverse FFT.
+    """
+    transfer = sum(spec.gaussian(s * scale) for s in AO_SIGMAS) / np.float32(len(AO_SIGMAS))
+    transfer -= spec.gaussian(AO_DETAIL_SIGMA * scale)
+    cavity = spec.inverse(height_spectrum * transfer)
+    return np.maximum(cavity, 0.0, out=cavity)
+
+
+def ao_from_cavity(cavity: np.ndarray, strength: float) -> np.ndarray:
+    """Ambient occlusion in [0, 1] (1 = unoccluded) from the cavity depth."""
+    occlusion = np.minimum(cavity * np.float32(AO_GAIN), 1.0)
+    return np.clip(1.0 - np.float32(strength) * occlusion, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def local_contrast(lum: np.ndarray, lum_spectrum: np.ndarray, spec: _Spectral, scale: float) -> np.ndarray:
+    """Normalised local standard deviation of the luminance in a σ = CONTRAST_SIGMA·scale window."""
+    window = spec.gaussian(CONTRAST_SIGMA * scale)
+    detail = lum - spec.inverse(lum_spectrum * window)
+    variance = spec.inverse(spec.forward(detail * detail) * window)
+    return _normalise(np.sqrt(np.maximum(variance, 0.0, out=variance)))
+
+
+def roughness_map(
+    lum_norm: np.ndarray, contrast: np.ndarray, cavity: np.ndarray, roughness_range: tuple[float, float]
+) -> np.ndarray:
+    """Roughness in ``roughness_range``: the inverse of a "smoothness" mix.
+
+    Smoothness = 0.5 · brightness + 0.3 · (1 - local contrast) + 0.2 · (1 - cavity): bright, flat,
+    exposed texels read glossier; dark, detailed, recessed ones (dust, grime, mortar) rougher.
+    """
+    lo, hi = roughness_range
+    cav = np.minimum(cavity * np.float32(AO_GAIN), 1.0)
+    smooth = np.float32(0.5) * lum_norm + np.float32(0.3) * (1.0 - contrast) + np.float32(0.2) * (1.0 - cav)
+    rough = np.float32(lo) + np.float32(hi - lo) * (1.0 - smooth)
+    return np.clip(rough, lo, hi).astype(np.float32, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Public entry points
+# ----------------------------------------------------------------------------------------------
+
+
+def _as_basecolor(basecolor: np.ndarray) -> np.ndarray:
+    array = np.asarray(basecolor)
+    if array.ndim != 3 or array.shape[2] not in (3, 4) or min(array.shape[:2]) < 4:
+        raise ScenegenError(f"base colour must be an H×W×3 (or ×4) image of at least 4×4, got shape {array.shape}")
+    if array.dtype == np.uint8:
+        array = array.astype(np.float32) / np.float32(255.0)
+    elif array.dtype == np.uint16:
+        array = array.astype(np.float32) / np.float32(65535.0)
+    return np.ascontiguousarray(np.clip(array[..., :3], 0.0, 1.0), dtype=np.float32)
+
+
+def _check_params(
+    normal_strength: float, roughness_range: tuple[float, float], ao_strength: float, metallic: float
+) -> tuple[float, float]:
+    lo, hi = (float(v) for v in roughness_range)
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise ScenegenError(f"roughness_range must satisfy 0 <= low <= high <= 1, got {roughness_range!r}")
+    if not 0.0 <= metallic <= 1.0:
+        raise ScenegenError(f"metallic must be in [0, 1], got {metallic!r}")
+    if normal_strength < 0 or ao_strength < 0:
+        raise ScenegenError("normal_strength and ao_strength must be >= 0")
+    return lo, hi
+
+
+def derive_maps(
+    basecolor: np.ndarray,
+    *,
+    height: np.ndarray | None = None,
+    normal_strength: float = 1.0,
+    roughness_range: tuple[float, float] = (0.45, 0.95),
+    ao_strength: float = 1.0,
+    metallic: float = 0.0,
+    name: str = "material",
+    params: dict[str, Any] | None = None,
+) -> Material:
+    """Derive height, normal, roughness and AO from a tileable base colour (periodic, size-consistent).
+
+    ``height`` (H×W in [0, 1]) is used as given when supplied; otherwise it is derived from the
+    colour's luminance. All filters wrap around, so a tileable input gives tileable maps.
+    """
+    color = _as_basecolor(basecolor)
+    lo, hi = _check_params(normal_strength, roughness_range, ao_strength, metallic)
+    h, w = color.shape[:2]
+    scale = feature_scale(h, w)
+    spec = _Spectral(h, w)
+
+    lum = luminance(color)
+    lum_spectrum = spec.forward(lum)
+    if height is None:
+        height_map = height_from_luminance(lum_spectrum, spec, scale)
+        height_source = "luminance"
+    else:
+        height_map = np.asarray(height, dtype=np.float32)
+        if height_map.ndim == 3 and height_map.shape[2] == 1:
+            height_map = height_map[..., 0]
+        if height_map.shape != (h, w):
+            raise ScenegenError(f"height must be {h}×{w} like the base colour, got shape {height_map.shape}")
+        height_map = np.ascontiguousarray(np.clip(height_map, 0.0, 1.0), dtype=np.float32)
+        height_source = "given"
+
+    cavity = cavity_from_height(spec.forward(height_map), spec, scale)
+    record = {
+        "height_source": height_source,
+        "normal_strength": float(normal_strength),
+        "roughness_range": [lo, hi],
+        "ao_strength": float(ao_strength),
+        "metallic": float(metallic),
+        "feature_scale": scale,
+        "normal_convention": "opengl",
+    }
+    record.update(params or {})
+    return Material(
+        basecolor=color,
+        height=height_map,
+        normal=normal_from_height(height_map, normal_strength, scale),
+        roughness=roughness_map(_normalise(lum), local_contrast(lum, lum_spectrum, spec, scale), cavity, (lo, hi)),
+        ao=ao_from_cavity(cavity, ao_strength),
+        metallic=float(metallic),
+        name=name,
+        params=record,
+    )
+
+
+def material_paths(name: str, out_dir: str | Path) -> dict[str, Path]:
+    """The file each map is written to: ``<out_dir>/<name>_<map>.png`` (plus ``preview``)."""
+    if not _NAME_RE.match(name):
+        raise ScenegenError(f"material name {name!r} must be letters, digits, '.', '_' or '-' (no paths)")
+    folder = Path(out_dir)
+    return {key: folder / f"{name}_{key}.png" for key in MAP_NAMES + ("preview",)}
+
+
+def save_material(
+    material: Material,
+    out_dir: str | Path,
+    *,
+    normal_convention: str = "opengl",
+    preview: bool = True,
+) -> dict[str, Path]:
+    """Write the texture set as PNGs (atomically); returns ``{map name: path}``.
+
+    8-bit: basecolor (sRGB), normal, roughness, ao, orm (R AO, G roughness, B metallic), preview;
+    16-bit: height. ``normal_convention="directx"`` flips the normal map's green channel.
+    Identical inputs give byte-identical files.
+    """
+    check_normal_convention(normal_convention)
+    paths = material_paths(material.name, out_dir)
+    normal = material.normal if normal_convention == "opengl" else to_directx(material.normal)
+    images: dict[str, tuple[np.ndarray, int]] = {
+        "basecolor": (material.basecolor, 8),
+        "normal": (normal, 8),
+        "roughness": (material.roughness, 8),
+        "height": (material.height, 16),
+        "ao": (material.ao, 8),
+        "orm": (material.orm(), 8),
+    }
+    if preview:
+        from .preview import render_material_preview
+
+        images["preview"] = (render_material_preview(material), 8)
+    written: dict[str, Path] = {}
+    for key, (image, bits) in images.items():
+        written[key] = save_png(paths[key], image, bits=bits)
+    return written

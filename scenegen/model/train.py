@@ -1,0 +1,256 @@
+"""Training: deterministic batches, atomic checkpoints, resume after a kill, optional DDP (gloo).
+
+Each step's batch and noise come from generators seeded by (seed, step, rank), and the learning-rate
+schedule is a function of the step, so `--resume` after `kill -9` continues exactly where the last
+checkpoint left off, and the same seed reproduces a run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save as save_safetensors_bytes
+
+from ..data.patches import PatchSet, load_patch_set, sample_batch
+from ..errors import ScenegenError
+from ..fsutil import atomic_write_bytes, atomic_write_text, sha256_bytes
+from ..imaging import save_png
+from .config import ModelConfig, TrainConfig
+from .losses import RandomFeatureGram, vae_loss
+from .prior import bank_key
+from .vae import VAE, parameter_count
+from .weights import save_model_dir
+
+BANK_IMAGES = 48
+BANK_SIZE = 256
+KEEP_CHECKPOINTS = 2
+
+
+def _dist_info() -> tuple[int, int]:
+    """(rank, world size); joins the gloo process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def learning_rate(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up over 50 steps, then cosine decay to 5 % of the peak."""
+    warm = min(50, max(1, cfg.steps // 10))
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    progress = (step - warm) / max(1, cfg.steps - warm)
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress))))
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+def _checkpoint_tensors(vae: VAE, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in vae.state_dict().items()}
+    for index, state in opt.state_dict()["state"].items():
+        for name, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"opt.{index}.{name}"] = value.detach().reshape(value.shape).contiguous().clone()
+    return tensors
+
+
+def save_checkpoint(folder: Path, step: int, vae: VAE, opt: torch.optim.Optimizer, info: dict[str, Any]) -> None:
+    """Write checkpoints/step-N.safetensors then step-N.json (which records the tensor file's hash)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    blob = save_safetensors_bytes(_checkpoint_tensors(vae, opt))
+    stem = folder / f"step-{step:07d}"
+    atomic_write_bytes(stem.with_suffix(".safetensors"), blob)
+    atomic_write_text(stem.with_suffix(".json"), json.dumps({**info, "step": step, "sha256": sha256_bytes(blob)}, indent=1))
+    for old in sorted(folder.glob("step-*.json"))[:-KEEP_CHECKPOINTS]:
+        old.unlink(missing_ok=True)
+        old.with_suffix(".safetensors").unlink(missing_ok=True)
+
+
+def latest_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]] | None:
+    """The newest checkpoint whose tensor file matches its recorded hash (a torn write is skipped)."""
+    for meta_path in sorted(folder.glob("step-*.json"), reverse=True):
+        try:
+            meta = json.loads(meta_path.read_text())
+            blob = meta_path.with_suffix(".safetensors").read_bytes()
+        except (OSError, json.JSONDecodeError):
+            continue
+        if sha256_bytes(blob) == meta.get("sha256"):
+            return meta, load_safetensors_bytes(blob)
+    return None
+
+
+def _restore(vae: VAE, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], opt_step: int) -> None:
+    vae.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    for entry in state.values():
+        entry.setdefault("step", torch.tensor(float(opt_step)))
+    saved = opt.state_dict()
+    saved["state"] = state
+    opt.load_state_dict(saved)
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+def _labels_with_dropout(labels: np.ndarray, cfg: ModelConfig, tcfg: TrainConfig, step: int, rank: int) -> torch.Tensor:
+    rng = np.random.default_rng([tcfg.seed, step, rank, 1])
+    dropped = rng.random(len(labels)) < tcfg.class_dropout
+    return torch.from_numpy(np.where(dropped, cfg.any_class, labels))
+
+
+def _to_batch(crops: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(crops.transpose(0, 3, 1, 2).copy())
+
+
+def _sample_grid(vae: VAE, patches: PatchSet, cfg: ModelConfig, seed: int) -> np.ndarray:
+    """Rows: real crops, their reconstructions (a quick visual check written during training)."""
+    crops, labels = sample_batch(patches, 8, cfg.crop_size, seed, 2**31 - 1, augment=False)
+    vae.eval()
+    with torch.no_grad():
+        mean, _ = vae.encoder(_to_batch(crops))
+        cond = vae.decoder.condition_map(torch.from_numpy(labels), mean.shape[2], mean.shape[3])
+        recon = vae.decoder(mean, cond).permute(0, 2, 3, 1).numpy()
+    vae.train()
+    rows = [np.concatenate(list(crops), axis=1), np.concatenate(list(recon), axis=1)]
+    grid = np.concatenate(rows, axis=0)
+    if grid.shape[2] == 4:  # sprites: show over a mid grey
+        grid = grid[..., :3] * grid[..., 3:] + 0.5 * (1 - grid[..., 3:])
+    return grid
+
+
+def build_latent_bank(vae: VAE, patches: PatchSet, cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    """Encoder means of up to BANK_IMAGES square crops per class (float16): the texture prior."""
+    bank: dict[str, torch.Tensor] = {}
+    vae.eval()
+    for index in range(len(cfg.classes)):
+        images = patches.by_class(index)
+        side = min(BANK_SIZE, min(min(img.shape[:2]) for img in images))
+        side = (side // cfg.scale) * cfg.scale
+        picks = np.linspace(0, len(images) - 1, num=min(BANK_IMAGES, len(images))).round().astype(int)
+        crops = []
+        for pick in picks:
+            img = images[pick]
+            y, x = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
+            crops.append(img[y : y + side, x : x + side])
+        with torch.no_grad():
+            means = [vae.encoder(_to_batch(np.stack(crops[i : i + 8])))[0] for i in range(0, len(crops), 8)]
+        bank[bank_key(index)] = torch.cat(means).to(torch.float16)
+    return bank
+
+
+def heldout_psnr(vae: VAE, patches: PatchSet, cfg: ModelConfig, seed: int) -> float:
+    """Reconstruction PSNR (dB) on 32 un-augmented crops drawn with a seed training never uses."""
+    crops, labels = sample_batch(patches, 32, cfg.crop_size, seed + 999_983, 0, augment=False)
+    vae.eval()
+    with torch.no_grad():
+        mean, _ = vae.encoder(_to_batch(crops))
+        cond = vae.decoder.condition_map(torch.from_numpy(labels), mean.shape[2], mean.shape[3])
+        recon = vae.decoder(mean, cond)
+    m = cfg.loss_margin
+    err = ((recon - _to_batch(crops))[..., m:-m, m:-m] ** 2).mean().item()
+    return float(10 * math.log10(1.0 / max(err, 1e-12)))
+
+
+def train(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    mode: str = "texture",
+    tcfg: TrainConfig = TrainConfig(),
+    resume: bool = False,
+    crop_size: int = 128,
+    command: str = "",
+    progress: Callable[[int, int, dict[str, float]], None] | None = None,
+) -> Path:
+    """Train a VAE on ``data_dir`` (one sub-folder per class) and write a model directory to ``out_dir``."""
+    rank, world = _dist_info()
+    out = Path(out_dir)
+    ckpt_dir = out / "checkpoints"
+    channels = 3 if mode == "texture" else 4
+    patches = load_patch_set(data_dir, channels=channels, min_size=crop_size)
+    cfg = ModelConfig(mode=mode, classes=patches.classes, crop_size=crop_size)  # type: ignore[arg-type]
+    if tcfg.batch % world:
+        raise ScenegenError(f"--batch {tcfg.batch} must be divisible by the {world} processes")
+    torch.manual_seed(tcfg.seed)
+    vae = VAE(cfg)
+    opt = torch.optim.Adam(vae.parameters(), lr=tcfg.lr, betas=(0.9, 0.99))
+    start, history, elapsed = 0, [], 0.0
+    found = latest_checkpoint(ckpt_dir) if ckpt_dir.is_dir() else None
+    if found and not resume:
+        raise ScenegenError(f"{out}: holds checkpoints of an earlier run; pass --resume to continue it or choose another --out")
+    if found:
+        meta, tensors = found
+        if meta.get("model") != cfg.to_dict():
+            raise ScenegenError(f"{out}: checkpoint was made with other data classes or settings; cannot resume")
+        _restore(vae, opt, tensors, meta["step"])
+        start, history, elapsed = meta["step"], meta.get("history", []), meta.get("elapsed_s", 0.0)
+    model: torch.nn.Module = vae
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(vae)
+    gram = RandomFeatureGram() if tcfg.gram_weight > 0 else None
+    per_rank = tcfg.batch // world
+    vae.train()
+    session_start = time.perf_counter()
+    parts: dict[str, float] = {}
+    for step in range(start, tcfg.steps):
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(step, tcfg)
+        crops, labels = sample_batch(patches, per_rank, crop_size, tcfg.seed, step, rank)
+        images = _to_batch(crops)
+        noise_gen = torch.Generator().manual_seed(tcfg.seed * 1_000_003 + step * world + rank)
+        recon, mean, logvar = model(images, _labels_with_dropout(labels, cfg, tcfg, step, rank), noise_gen)
+        loss, parts = vae_loss(
+            recon, images, mean, logvar, margin=cfg.loss_margin, kl_weight=tcfg.kl_weight,
+            fft_weight=tcfg.fft_weight, gram_weight=tcfg.gram_weight, gram=gram,
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        done = step + 1
+        session_s = time.perf_counter() - session_start
+        parts["patches_per_s"] = (done - start) * tcfg.batch / max(session_s, 1e-9)
+        if progress and rank == 0:
+            progress(done, tcfg.steps, parts)
+        if rank == 0 and (done % tcfg.sample_every == 0 or done == tcfg.steps):
+            save_png(out / "samples" / f"step-{done:07d}.png", _sample_grid(vae, patches, cfg, tcfg.seed))
+        if rank == 0 and (done % tcfg.checkpoint_every == 0 or done == tcfg.steps):
+            total_s = elapsed + session_s
+            history.append({"step": done, "elapsed_s": round(total_s, 2), **{k: round(v, 5) for k, v in parts.items()}})
+            save_checkpoint(ckpt_dir, done, vae, opt, {"model": cfg.to_dict(), "history": history, "elapsed_s": total_s})
+    if world > 1:
+        dist.barrier()
+    if rank == 0:
+        _finish(out, vae, patches, cfg, tcfg, history, elapsed + time.perf_counter() - session_start, world, command)
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return out
+
+
+def _finish(out: Path, vae: VAE, patches: PatchSet, cfg: ModelConfig, tcfg: TrainConfig,
+            history: list[dict[str, Any]], elapsed: float, world: int, command: str) -> None:
+    prior = build_latent_bank(vae, patches, cfg) if cfg.mode == "texture" else {}
+    summary = {
+        "steps": tcfg.steps, "batch": tcfg.batch, "seed": tcfg.seed, "processes": world,
+        "images": len(patches.images), "skipped": len(patches.skipped),
+        "wall_s": round(elapsed, 1), "history": history[-5:], "settings": asdict(tcfg),
+    }
+    metrics = {"heldout_psnr_db": round(heldout_psnr(vae, patches, cfg, tcfg.seed), 2)}
+    extra = {"training": summary, "command": command, "metrics": metrics, "parameters": parameter_count(vae)}
+    save_model_dir(out, vae, prior, extra)

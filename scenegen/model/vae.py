@@ -1,0 +1,120 @@
+"""A class-conditional convolutional VAE with a spatial latent grid.
+
+Decoder: every convolution pads circularly in texture mode and upsampling is nearest-neighbour,
+so a periodic latent grid decodes to a periodic image of any size (8 px per latent cell).
+The class enters as a spatial conditioning map (an embedding broadcast over the grid and injected
+at every scale): the global component that keeps a class's structure, and spatially blendable.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+
+
+def _conv(cin: int, cout: int, padding_mode: str, kernel: int = 3, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, padding_mode=padding_mode)
+
+
+class ResBlock(nn.Module):
+    """Two 3×3 convolutions with a skip connection."""
+
+    def __init__(self, channels: int, padding_mode: str) -> None:
+        super().__init__()
+        self.conv1 = _conv(channels, channels, padding_mode)
+        self.conv2 = _conv(channels, channels, padding_mode)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.silu(self.conv1(F.silu(x))))
+
+
+class Encoder(nn.Module):
+    """Image → (mean, log-variance) of the latent grid, 1/scale the resolution."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        pad = "reflect" if cfg.mode == "texture" else "zeros"
+        widths = cfg.encoder_widths
+        self.conv_in = _conv(cfg.image_channels, widths[0], pad)
+        blocks: list[nn.Module] = []
+        cin = widths[0]
+        for width in widths:
+            blocks += [ResBlock(cin, pad), _conv(cin, width, pad, stride=2)]
+            cin = width
+        self.blocks = nn.ModuleList(blocks)
+        self.conv_out = _conv(cin, 2 * cfg.latent_channels, pad)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.conv_in(image * 2.0 - 1.0)
+        for block in self.blocks:
+            x = block(x) if isinstance(block, ResBlock) else F.silu(block(x))
+        mean, logvar = self.conv_out(x).chunk(2, dim=1)
+        return mean, logvar.clamp(-12.0, 6.0)
+
+
+class Decoder(nn.Module):
+    """Latent grid + conditioning map → image in [0, 1]."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        pad = "circular" if cfg.mode == "texture" else "zeros"
+        widths = cfg.decoder_widths
+        self.embedding = nn.Embedding(cfg.num_conditions, cfg.cond_channels)
+        self.conv_in = _conv(cfg.latent_channels + cfg.cond_channels, widths[0], pad)
+        self.cond_proj = nn.ModuleList(nn.Conv2d(cfg.cond_channels, w, 1) for w in widths)
+        self.up_convs = nn.ModuleList(_conv(widths[i - 1], widths[i], pad) for i in range(1, len(widths)))
+        self.blocks = nn.ModuleList(ResBlock(w, pad) for w in widths)
+        self.conv_out = _conv(widths[-1], cfg.image_channels, pad)
+
+    def condition_map(self, labels: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """Per-image class labels (B,) → a constant B×C×h×w conditioning map."""
+        emb = self.embedding(labels)[:, :, None, None]
+        return emb.expand(-1, -1, height, width)
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Decode ``z`` (B×L×h×w) under ``cond`` (B×C×h×w, e.g. from ``condition_map``)."""
+        x = self.conv_in(torch.cat([z, cond], dim=1))
+        for level, block in enumerate(self.blocks):
+            if level > 0:
+                x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+                cond = F.interpolate(cond, scale_factor=2.0, mode="nearest")
+                x = F.silu(self.up_convs[level - 1](x))
+            x = block(x + self.cond_proj[level](cond))
+        return torch.sigmoid(self.conv_out(F.silu(x)))
+
+
+class VAE(nn.Module):
+    """Encoder + decoder with the reparameterisation trick."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+
+    def forward(
+        self, image: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mean, logvar = self.encoder(image)
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+        z = mean + noise * torch.exp(0.5 * logvar)
+        cond = self.decoder.condition_map(labels, z.shape[2], z.shape[3])
+        return self.decoder(z, cond), mean, logvar
+
+
+def receptive_halo(cfg: ModelConfig) -> int:
+    """Latent cells of context the decoder needs on each side for an exact tiled decode."""
+    cells = 0.0
+    for level in range(len(cfg.decoder_widths)):
+        convs = 2 + (1 if level > 0 else 1)  # res block + (up conv | conv_in)
+        cells += convs / (2**level)
+    cells += 1 / cfg.scale  # conv_out
+    return int(cells) + 2
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,79 @@
+"""Training from a user folder: skips bad files, writes samples, resumes exactly after kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from scenegen.data.patches import load_patch_set
+from scenegen.errors import ScenegenError
+
+ARGS = ["--steps", "6", "--batch", "4", "--crop", "64", "--checkpoint-every", "2", "--sample-every", "3", "--quiet"]
+
+
+def test_folder_reader_handles_formats_and_skips_bad_files(photo_folder: Path) -> None:
+    with pytest.warns(UserWarning, match="skipped 2 file"):
+        patches = load_patch_set(photo_folder, min_size=128)
+    assert patches.classes == ("brick", "grass", "gravel")
+    assert len(patches.images) == 21
+    assert all(img.shape[2] == 3 and img.dtype.name == "float32" for img in patches.images)
+
+
+def test_empty_class_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "stone").mkdir()
+    with pytest.raises(ScenegenError, match="class 'stone' has no usable image"):
+        load_patch_set(tmp_path)
+    result = run_cli("train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--steps", "2")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_train_writes_model_samples_and_warns(photo_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    result = run_cli("train", "--data", str(photo_folder), "--out", str(out), *ARGS)
+    assert result.returncode == 0, result.stderr
+    assert "warning: skipped 2 file(s)" in result.stderr and "broken.png" in result.stderr
+    assert sorted(p.name for p in (out / "samples").glob("*.png")) == ["step-0000003.png", "step-0000006.png"]
+    info = run_cli("info", str(out))
+    assert "3: brick, grass, gravel" in info.stdout
+    again = run_cli("train", "--data", str(photo_folder), "--out", str(out), *ARGS)
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+
+def test_kill_then_resume_matches_uninterrupted_run(photo_folder: Path, tmp_path: Path) -> None:
+    args = ["--steps", "8", "--batch", "4", "--crop", "64", "--checkpoint-every", "2", "--sample-every", "100", "--quiet"]
+    straight = tmp_path / "straight"
+    assert run_cli("train", "--data", str(photo_folder), "--out", str(straight), *args).returncode == 0
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "scenegen", "train", "--data", str(photo_folder), "--out", str(killed), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((killed / "checkpoints").glob("step-0000004.json")):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "model.safetensors").exists(), "run finished before it could be killed"
+    resumed = run_cli("train", "--data", str(photo_folder), "--out", str(killed), *args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (killed / "model.safetensors").read_bytes() == (straight / "model.safetensors").read_bytes()
+    assert (killed / "prior.safetensors").read_bytes() == (straight / "prior.safetensors").read_bytes()
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_trains_on_two_processes(photo_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "-m", "scenegen", "train", "--data", str(photo_folder), "--out", str(out),
+           "--steps", "2", "--batch", "4", "--crop", "64", "--checkpoint-every", "2", "--sample-every", "2", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    info = run_cli("info", str(out), "--json")
+    assert '"processes": 2' in info.stdout
