@@ -1,0 +1,50 @@
+# scenegen: two commands from a fresh clone.
+#   make run    set up .venv and run the main job (the example output, with the shipped default model)
+#   make test   set up .venv (+ test tools) and run the whole test suite
+# Users with a GPU build of torch: `make run TORCH_SPEC=` keeps the torch already in the environment.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+TORCH_SPEC  ?= torch==2.13.0
+PY          := $(VENV)/bin/python
+export PYOPENGL_PLATFORM ?= egl
+export PYTHONDONTWRITEBYTECODE = 1
+
+.PHONY: run test setup setup-test corpus default-model benchmarks clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(if $(TORCH_SPEC),$(PY) -m pip install --quiet "$(TORCH_SPEC)")
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+setup-test: setup node_modules/.installed
+
+run: setup
+	$(PY) -m scenegen gallery --out out
+
+test: setup-test
+	$(PY) -m pytest -q
+
+# Rebuild the built-in training corpus and retrain the shipped default model (about 45 min on 2 cores).
+corpus: setup
+	$(PY) -m scenegen corpus
+
+default-model: corpus
+	rm -rf .cache/train-default
+	$(PY) -m scenegen train --data .cache/corpus/textures --out .cache/train-default --steps 3000 --batch 8 --seed 0
+	mkdir -p assets/models/default
+	cp .cache/train-default/config.json .cache/train-default/model.safetensors .cache/train-default/prior.safetensors assets/models/default/
+
+benchmarks: setup
+	$(PY) benchmarks/texture_quality.py
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,430 @@
+"""RGBA sprites: alpha clean-up, colour bleeding, billboard meshes and GLB export, atlases, contact sheets.
+
+Pure numpy / OpenCV / trimesh (no torch). Sprites are float32 H×W×4 in [0, 1] with straight
+(non-premultiplied) alpha, standing on their foot at the bottom centre of the frame.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import cv2
+import numpy as np
+import trimesh
+from PIL import Image
+from trimesh.visual import TextureVisuals
+from trimesh.visual.material import PBRMaterial
+
+from . import __version__
+from .errors import ScenegenError
+from .fsutil import atomic_write_bytes
+from .imaging import checkerboard, over, to_uint
+
+BILLBOARD_KINDS = {"quad": 1, "cross": 2, "cross3": 3}  # number of vertical quads, evenly rotated about +Y
+
+
+def _as_rgba(rgba: np.ndarray) -> np.ndarray:
+    array = np.asarray(rgba, dtype=np.float32)
+    if array.ndim != 3 or array.shape[2] != 4:
+        raise ScenegenError(f"expected an H×W×4 RGBA sprite, got shape {array.shape}")
+    return array
+
+
+# ------------------------------------------------------------------------------------------------- alpha / colour
+def dilate_colour(rgba: np.ndarray, iterations: int | None = None, *, min_alpha: float = 1.0 / 255.0) -> np.ndarray:
+    """Give every pixel with alpha < ``min_alpha`` the colour of the nearest pixel with alpha ≥ ``min_alpha``.
+
+    Alpha is unchanged. With ``iterations`` = k only pixels within k pixels of a source are bled and
+    those further away get the mean source colour, so nothing stays black. Filtering and mip-mapping of
+    the result never pull a dark (or any foreign) colour into the cut-out's edge.
+    """
+    rgba = _as_rgba(rgba)
+    source = rgba[..., 3] >= min_alpha
+    out = rgba.copy()
+    if source.all() or not source.any():
+        return out
+    index, distance = _nearest_source(source)
+    flat = rgba[..., :3].reshape(-1, 3)
+    bled = flat[index.ravel()].reshape(rgba.shape[0], rgba.shape[1], 3)
+    if iterations is not None:
+        far = distance > float(iterations)
+        bled[far] = flat[source.ravel()].mean(axis=0)
+    target = ~source
+    out[..., :3][target] = bled[target]
+    return out
+
+
+def _nearest_source(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat index of the nearest True pixel of ``source`` for every pixel, and its (L2) distance."""
+    distance, labels = cv2.distanceTransformWithLabels((~source).astype(np.uint8), cv2.DIST_L2, 5,
+                                                       labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(source)
+    lookup = np.zeros(int(labels.max()) + 1, np.int64)
+    lookup[labels[ys, xs]] = ys * source.shape[1] + xs
+    return lookup[labels], distance
+
+
+def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def sharpen_alpha(alpha: np.ndarray, threshold: float = 0.5, width_px: float = 1.5,
+                  ridge_floor: float = 0.3) -> np.ndarray:
+    """Re-profile a soft alpha edge to a ``width_px``-wide smoothstep around its ``threshold`` iso-line.
+
+    The signed distance to the iso-line is estimated as (alpha − threshold) / |∇alpha|, so a blurry edge of
+    any width becomes a crisp, still antialiased one; a crisp edge stays as it is. Thin features (grass
+    blades, stems) that blur leaves below ``threshold`` are kept: alpha is first divided by its local
+    maximum (radius 2 px) wherever that maximum lies between ``ridge_floor`` and 1, so a faint but distinct
+    stroke keeps its centre line; fainter haze (peak < ``ridge_floor``) still vanishes.
+    """
+    alpha = lift_thin_strokes(alpha, ridge_floor)
+    smooth = cv2.GaussianBlur(alpha, (0, 0), 0.7)
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    gradient = np.maximum(np.hypot(gx, gy), 0.02)
+    distance = (alpha - threshold) / gradient
+    return _smoothstep(-width_px / 2.0, width_px / 2.0, distance).astype(np.float32)
+
+
+def lift_thin_strokes(alpha: np.ndarray, ridge_floor: float = 0.3) -> np.ndarray:
+    """Alpha divided by its local maximum (radius 2 px) where that maximum is ≥ ``ridge_floor``."""
+    alpha = np.asarray(alpha, dtype=np.float32)
+    local_max = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    scale = np.where(local_max >= ridge_floor, local_max, 1.0)
+    return np.clip(alpha / np.maximum(scale, 1e-6), 0.0, 1.0).astype(np.float32)
+
+
+def remove_specks(alpha: np.ndarray, min_component_px: int | None = None) -> np.ndarray:
+    """Zero every 8-connected blob of alpha > 0 smaller than ``min_component_px`` (the largest always stays).
+
+    The default size is 0.2% of the frame (33 pixels at 128²), at least 4 pixels.
+    """
+    alpha = np.asarray(alpha, dtype=np.float32)
+    if min_component_px is None:
+        min_component_px = max(4, round(0.002 * alpha.size))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((alpha > 0).astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return alpha.copy()
+    areas = stats[:, cv2.CC_STAT_AREA].copy()
+    keep = areas >= min_component_px
+    keep[0] = False
+    keep[1 + int(np.argmax(areas[1:]))] = True
+    return np.where(keep[labels], alpha, 0.0).astype(np.float32)
+
+
+def clear_frame(alpha: np.ndarray, frame_px: int = 2) -> np.ndarray:
+    """Alpha with the outer ``frame_px`` rows and columns set to 0 (border_alpha = 0)."""
+    out = np.array(alpha, dtype=np.float32, copy=True)
+    if frame_px > 0:
+        out[:frame_px], out[-frame_px:], out[:, :frame_px], out[:, -frame_px:] = 0, 0, 0, 0
+    return out
+
+
+def clean_alpha(rgba: np.ndarray, *, threshold: float = 0.5, min_component_px: int | None = None,
+                frame_px: int = 2) -> np.ndarray:
+    """Make a soft (e.g. generated) sprite game-ready.
+
+    Alpha becomes crisp but antialiased (a 1.5-pixel smoothstep around ``threshold``), blobs smaller than
+    ``min_component_px`` are removed (see :func:`remove_specks`), the outer ``frame_px`` frame is cleared, and
+    colour is bled: pixels whose (stroke-lifted) alpha was below ``threshold`` take the nearest reliable
+    colour, fully transparent ones the nearest visible colour. Thin strokes survive (see :func:`sharpen_alpha`).
+    """
+    rgba = _as_rgba(rgba)
+    alpha = sharpen_alpha(rgba[..., 3], threshold)
+    alpha = clear_frame(remove_specks(alpha, min_component_px), frame_px)
+    alpha[alpha < 0.5 / 255.0] = 0.0
+    lifted = np.concatenate([rgba[..., :3], lift_thin_strokes(rgba[..., 3])[..., None]], axis=2)
+    reliable = dilate_colour(lifted, min_alpha=threshold)
+    return dilate_colour(np.concatenate([reliable[..., :3], alpha[..., None]], axis=2))
+
+
+# ------------------------------------------------------------------------------------------------- billboard mesh
+def visible_rows(rgba: np.ndarray, alpha_cutoff: float = 0.5) -> tuple[int, int]:
+    """First and one-past-last row holding a pixel with alpha ≥ ``alpha_cutoff`` (the visible object)."""
+    rows = np.nonzero((_as_rgba(rgba)[..., 3] >= alpha_cutoff).any(axis=1))[0]
+    if rows.size == 0:
+        raise ScenegenError("the sprite is fully transparent: nothing to put on a billboard")
+    return int(rows[0]), int(rows[-1]) + 1
+
+
+def billboard_mesh(rgba: np.ndarray, *, height_m: float = 1.0, kind: str = "quad", alpha_cutoff: float = 0.5,
+                   name: str = "billboard", fit: str = "alpha") -> trimesh.Trimesh:
+    """A cut-out billboard: ``kind`` "quad", "cross" (2 quads at 90°) or "cross3" (3 quads at 60°).
+
+    Y is up and the origin (pivot) is the bottom centre. With ``fit="alpha"`` (default) the quads span the
+    sprite's visible rows (alpha ≥ ``alpha_cutoff``), so the object's foot sits exactly at y = 0 and its
+    top at ``height_m``; with ``fit="frame"`` they span the whole image (the foot then floats by the
+    image's bottom margin). Horizontally the quads always span the full image width, centred on the pivot:
+    scenegen sprites have their foot at the horizontal centre. The material is glTF metallic-roughness with
+    the (colour-bled) sprite as base colour, alphaMode MASK, ``alpha_cutoff``, double sided, metallic 0,
+    roughness 0.9.
+    """
+    rgba = _as_rgba(rgba)
+    if kind not in BILLBOARD_KINDS:
+        raise ScenegenError(f"unknown billboard kind {kind!r}; choose one of: {', '.join(BILLBOARD_KINDS)}")
+    if fit not in ("alpha", "frame"):
+        raise ScenegenError(f"unknown billboard fit {fit!r}; choose 'alpha' or 'frame'")
+    if not height_m > 0:
+        raise ScenegenError(f"billboard height must be positive, not {height_m}")
+    h, w = rgba.shape[:2]
+    top, bottom = visible_rows(rgba, alpha_cutoff) if fit == "alpha" else (0, h)
+    width_m = height_m * w / (bottom - top)
+    v0, v1 = 1.0 - bottom / h, 1.0 - top / h  # trimesh UVs: v = 0 at the image bottom (flipped on export)
+    vertices, faces, uvs, normals = [], [], [], []
+    for q in range(BILLBOARD_KINDS[kind]):
+        angle = np.pi * q / BILLBOARD_KINDS[kind]
+        axis = np.array([np.cos(angle), 0.0, -np.sin(angle)])  # the quad's horizontal direction
+        normal = np.array([np.sin(angle), 0.0, np.cos(angle)])
+        corners = [(-0.5, 0.0), (0.5, 0.0), (0.5, 1.0), (-0.5, 1.0)]
+        base = len(vertices)
+        for sx, sy in corners:
+            vertices.append(axis * sx * width_m + np.array([0.0, sy * height_m, 0.0]))
+            uvs.append([sx + 0.5, v0 + sy * (v1 - v0)])
+            normals.append(normal)
+        faces += [[base, base + 1, base + 2], [base, base + 2, base + 3]]
+    material = PBRMaterial(name=name, baseColorTexture=_to_pil(dilate_colour(rgba)), baseColorFactor=[1.0] * 4,
+                           metallicFactor=0.0, roughnessFactor=0.9, alphaMode="MASK",
+                           alphaCutoff=float(alpha_cutoff), doubleSided=True)
+    mesh = trimesh.Trimesh(vertices=np.array(vertices), faces=np.array(faces), vertex_normals=np.array(normals),
+                           visual=TextureVisuals(uv=np.array(uvs), material=material), process=False)
+    mesh.metadata["name"] = name
+    return mesh
+
+
+def _to_pil(rgba: np.ndarray) -> Image.Image:
+    return Image.fromarray(to_uint(rgba, 8), "RGBA")
+
+
+# ----------------------------------------------------------------------------------------------------- GLB export
+def export_glb(mesh_or_scene: trimesh.Trimesh | trimesh.Scene, path: str | os.PathLike[str]) -> Path:
+    """Write a binary glTF atomically.
+
+    After trimesh's export the JSON chunk gets two small fixes (see :func:`tidy_glb`): cut-out material flags
+    are restored if trimesh lost them, and vertex/index buffer views get their ``target``.
+    """
+    data = mesh_or_scene.export(file_type="glb", include_normals=True)
+    atomic_write_bytes(path, tidy_glb(data, _material_flags(mesh_or_scene)))
+    return Path(path)
+
+
+def tidy_glb(data: bytes, flags: dict[str, dict[str, Any]]) -> bytes:
+    """GLB bytes with :func:`restore_material_flags` and :func:`set_buffer_view_targets` applied."""
+    gltf = read_glb_json(data)
+    changed = restore_material_flags(gltf, flags)
+    changed = set_buffer_view_targets(gltf) or changed
+    return write_glb_json(data, gltf) if changed else data
+
+
+def _material_flags(mesh_or_scene: trimesh.Trimesh | trimesh.Scene) -> dict[str, dict[str, Any]]:
+    geometries = mesh_or_scene.geometry.values() if isinstance(mesh_or_scene, trimesh.Scene) else [mesh_or_scene]
+    flags: dict[str, dict[str, Any]] = {}
+    for geometry in geometries:
+        material = getattr(getattr(geometry, "visual", None), "material", None)
+        if isinstance(material, PBRMaterial) and material.name:
+            entry: dict[str, Any] = {}
+            if material.alphaMode:
+                entry["alphaMode"] = str(material.alphaMode)
+            if material.alphaMode == "MASK" and material.alphaCutoff is not None:
+                entry["alphaCutoff"] = float(material.alphaCutoff)
+            if material.doubleSided is not None:
+                entry["doubleSided"] = bool(material.doubleSided)
+            flags[material.name] = entry
+    return flags
+
+
+def read_glb_json(data: bytes) -> dict:
+    """The JSON chunk of GLB bytes."""
+    magic, version, _ = struct.unpack_from("<4sII", data, 0)
+    length, chunk_type = struct.unpack_from("<I4s", data, 12)
+    if magic != b"glTF" or version != 2 or chunk_type != b"JSON":
+        raise ScenegenError("not a glTF 2.0 binary (GLB) file")
+    return json.loads(data[20:20 + length].decode("utf-8"))
+
+
+def write_glb_json(data: bytes, gltf: dict) -> bytes:
+    """GLB bytes with the JSON chunk replaced by ``gltf`` (space-padded to 4 bytes); other chunks kept."""
+    old_length = struct.unpack_from("<I", data, 12)[0]
+    rest = data[20 + old_length:]
+    payload = json.dumps(gltf, separators=(",", ":")).encode("utf-8")
+    payload += b" " * (-len(payload) % 4)
+    body = struct.pack("<I4s", len(payload), b"JSON") + payload + rest
+    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
+
+
+def restore_material_flags(gltf: dict, flags: dict[str, dict[str, Any]]) -> bool:
+    """Set alphaMode / alphaCutoff / doubleSided on the glTF materials named in ``flags``; True if any changed.
+
+    trimesh (4.x, 5.x) writes these itself, but only when alphaCutoff is a Python float and only from a
+    PBRMaterial; this small pass makes the export independent of such details.
+    """
+    changed = False
+    for material in gltf.get("materials", []):
+        wanted = flags.get(material.get("name", ""), {})
+        for key, value in wanted.items():
+            if material.get(key) != value:
+                material[key] = value
+                changed = True
+    return changed
+
+
+def set_buffer_view_targets(gltf: dict) -> bool:
+    """Mark buffer views used only by vertex attributes (ARRAY_BUFFER) or indices (ELEMENT_ARRAY_BUFFER).
+
+    trimesh leaves ``target`` out, which the glTF-Validator reports (as a hint) and which lets some loaders
+    upload image data to the GPU as geometry. Returns True if any view changed.
+    """
+    uses: dict[int, set[int]] = {}
+    for mesh in gltf.get("meshes", []):
+        for primitive in mesh.get("primitives", []):
+            accessors = [(a, 34962) for a in primitive.get("attributes", {}).values()]
+            if "indices" in primitive:
+                accessors.append((primitive["indices"], 34963))
+            for accessor, target in accessors:
+                view = gltf["accessors"][accessor].get("bufferView")
+                if view is not None:
+                    uses.setdefault(view, set()).add(target)
+    changed = False
+    for view, targets in uses.items():
+        entry = gltf["bufferViews"][view]
+        if len(targets) == 1 and "target" not in entry:
+            entry["target"] = targets.pop()
+            changed = True
+    return changed
+
+
+# ---------------------------------------------------------------------------------------------------------- atlas
+def pack_atlas(sprites: dict[str, np.ndarray], *, padding: int = 2, max_size: int = 8192,
+               image_name: str = "atlas.png") -> tuple[np.ndarray, dict]:
+    """Pack sprites into a power-of-two atlas (square, or twice as wide as high) by shelf packing.
+
+    Every sprite gets ``padding`` pixels of its own edge extruded around it, so bilinear and mip filtering
+    never pull in a neighbour. Returns the RGBA atlas and TexturePacker "JSON Hash" metadata (frames in
+    sorted-name order; a bottom-centre ``pivot`` per frame). Raises ScenegenError when it cannot fit in
+    ``max_size``.
+    """
+    if not sprites:
+        raise ScenegenError("pack_atlas needs at least one sprite")
+    names = sorted(sprites)
+    arrays = {name: _as_rgba(sprites[name]) for name in names}
+    cells = {name: (arrays[name].shape[1] + 2 * padding, arrays[name].shape[0] + 2 * padding) for name in names}
+    for width, height in _atlas_sizes(cells.values(), max_size):
+        placement = _shelf_pack(cells, width, height)
+        if placement is not None:
+            return _compose_atlas(arrays, placement, padding, width, height, image_name)
+    raise ScenegenError(f"{len(names)} sprites do not fit in a {max_size}×{max_size} atlas; "
+                        f"raise max_size or use smaller sprites")
+
+
+def _atlas_sizes(cells: Iterable[tuple[int, int]], max_size: int) -> list[tuple[int, int]]:
+    """Candidate (width, height): powers of two, square or 2:1, smallest area first, within ``max_size``."""
+    cells = list(cells)
+    area = sum(w * h for w, h in cells)
+    widest, tallest = max(w for w, _ in cells), max(h for _, h in cells)
+    sizes = []
+    side = 1
+    while side <= max_size:
+        for width, height in ((side, side), (2 * side, side)):
+            if width <= max_size and width * height >= area and width >= widest and height >= tallest:
+                sizes.append((width, height))
+        side *= 2
+    return sorted(set(sizes), key=lambda s: (s[0] * s[1], s[0]))
+
+
+def _shelf_pack(cells: dict[str, tuple[int, int]], width: int, height: int) -> dict[str, tuple[int, int]] | None:
+    """Tallest first, left to right on shelves; the top-left corner of each cell, or None if it overflows."""
+    order = sorted(cells, key=lambda name: (-cells[name][1], -cells[name][0], name))
+    placement, x, y, shelf = {}, 0, 0, 0
+    for name in order:
+        w, h = cells[name]
+        if x + w > width:
+            x, y, shelf = 0, y + shelf, 0
+        if y + h > height or w > width:
+            return None
+        placement[name] = (x, y)
+        x, shelf = x + w, max(shelf, h)
+    return placement
+
+
+def _compose_atlas(arrays: dict[str, np.ndarray], placement: dict[str, tuple[int, int]], padding: int,
+                   width: int, height: int, image_name: str) -> tuple[np.ndarray, dict]:
+    atlas = np.zeros((height, width, 4), np.float32)
+    frames = {}
+    for name in sorted(arrays):
+        sprite = arrays[name]
+        h, w = sprite.shape[:2]
+        x, y = placement[name]
+        cell = cv2.copyMakeBorder(sprite, padding, padding, padding, padding, cv2.BORDER_REPLICATE)
+        atlas[y:y + h + 2 * padding, x:x + w + 2 * padding] = cell
+        frames[name] = {
+            "frame": {"x": x + padding, "y": y + padding, "w": w, "h": h},
+            "rotated": False,
+            "trimmed": False,
+            "spriteSourceSize": {"x": 0, "y": 0, "w": w, "h": h},
+            "sourceSize": {"w": w, "h": h},
+            "pivot": {"x": 0.5, "y": 1.0},
+        }
+    meta = {"app": "scenegen", "version": __version__, "image": image_name, "format": "RGBA8888",
+            "size": {"w": width, "h": height}, "scale": "1"}
+    return atlas, {"frames": frames, "meta": meta}
+
+
+# -------------------------------------------------------------------------------------------------- contact sheet
+def background_image(height: int, width: int, background: str | Sequence[float] = "checker",
+                     cell: int = 8) -> np.ndarray:
+    """An RGB backdrop: "checker", "white", "black", "grey", or an RGB triple in [0, 1]."""
+    if isinstance(background, str):
+        if background == "checker":
+            return checkerboard(height, width, cell)
+        named = {"white": 1.0, "black": 0.0, "grey": 0.5}
+        if background not in named:
+            raise ScenegenError(f"unknown background {background!r}; use checker, white, black, grey or an RGB triple")
+        return np.full((height, width, 3), named[background], np.float32)
+    colour = np.asarray(background, np.float32).reshape(1, 1, 3)
+    return np.broadcast_to(colour, (height, width, 3)).astype(np.float32)
+
+
+def contact_sheet(sprites: list[np.ndarray], *, columns: int = 8, labels: list[str] | None = None,
+                  background: str | Sequence[float] = "checker", gap: int = 4) -> np.ndarray:
+    """RGB grid of sprites composited over ``background`` (see :func:`background_image`); labels go below.
+
+    White and black backgrounds are the halo check: a bright fringe shows on black, a dark one on white.
+    """
+    if not sprites:
+        raise ScenegenError("contact_sheet needs at least one sprite")
+    if labels is not None and len(labels) != len(sprites):
+        raise ScenegenError(f"{len(labels)} labels for {len(sprites)} sprites")
+    cell_h = max(s.shape[0] for s in sprites)
+    cell_w = max(s.shape[1] for s in sprites)
+    label_h = 14 if labels else 0
+    columns = max(1, min(columns, len(sprites)))
+    rows = -(-len(sprites) // columns)
+    sheet = np.full((rows * (cell_h + label_h + gap) + gap, columns * (cell_w + gap) + gap, 3), 0.18, np.float32)
+    for i, sprite in enumerate(sprites):
+        sprite = _as_rgba(sprite)
+        h, w = sprite.shape[:2]
+        top = gap + (i // columns) * (cell_h + label_h + gap) + (cell_h - h)
+        left = gap + (i % columns) * (cell_w + gap) + (cell_w - w) // 2
+        sheet[top:top + h, left:left + w] = over(sprite, background_image(h, w, background))
+        if labels:
+            cell_left = gap + (i % columns) * (cell_w + gap)
+            strip = sheet[top + h:top + h + label_h, cell_left:cell_left + cell_w]
+            strip[:] = _label_over(strip, labels[i])
+    return sheet
+
+
+def _label_over(strip: np.ndarray, text: str) -> np.ndarray:
+    """Light antialiased text drawn over an RGB strip (OpenCV draws text on 8-bit images only)."""
+    height, width = strip.shape[:2]
+    scale = 0.35
+    while scale > 0.2 and cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] > width - 2:
+        scale -= 0.05
+    mask = np.zeros((height, width), np.uint8)
+    cv2.putText(mask, text, (1, height - 4), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, 1, cv2.LINE_AA)
+    coverage = (mask.astype(np.float32) / 255.0)[..., None]
+    return strip * (1.0 - coverage) + 0.95 * coverage

@@ -1,0 +1,314 @@
+"""Sprite post-processing, billboard meshes, GLB export (checked by the Khronos glTF-Validator), atlases."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import pytest
+import trimesh
+
+from scenegen import sprites as S
+from scenegen.data.sprites_procedural import generate_sprite
+from scenegen.errors import ScenegenError
+
+ROOT = Path(__file__).resolve().parents[1]
+VALIDATE_JS = (
+    "const fs=require('fs');const v=require('gltf-validator');"
+    "v.validateBytes(new Uint8Array(fs.readFileSync(process.argv[1])))"
+    ".then(r=>console.log(JSON.stringify(r.issues))).catch(e=>{console.error(String(e));process.exit(1);});"
+)
+
+
+@pytest.fixture(scope="module")
+def tree() -> np.ndarray:
+    return generate_sprite("broadleaf_tree", 3)
+
+
+@pytest.fixture(scope="module")
+def gltf_validate() -> Callable[[Path], dict]:
+    """Run the Khronos glTF-Validator (npm package, installed by `npm ci` at the repo root) on a file."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the glTF-Validator runs on Node.js")
+    if not (ROOT / "node_modules" / "gltf-validator").is_dir():
+        pytest.skip("node_modules/gltf-validator missing: run `npm ci` in the repository root (make test does)")
+
+    def validate(path: Path) -> dict:
+        env = dict(os.environ, NODE_PATH=str(ROOT / "node_modules"))
+        result = subprocess.run([node, "-e", VALIDATE_JS, str(path)], cwd=ROOT, env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    return validate
+
+
+# ------------------------------------------------------------------------------------------------ alpha clean-up
+def soften(rgba: np.ndarray, sigma: float = 1.5) -> np.ndarray:
+    out = rgba.copy()
+    out[..., 3] = cv2.GaussianBlur(rgba[..., 3], (0, 0), sigma)
+    return out
+
+
+def test_clean_alpha_removes_speck_clears_frame_keeps_antialiasing(tree: np.ndarray) -> None:
+    soft = soften(tree)
+    assert soft[20:25, 8:13, 3].max() == 0  # empty sky there
+    soft[20:23, 9:12, 3] = 1.0  # a 3×3 speck
+    soft[:, 0, 3] = 0.8  # junk on the frame
+    soft[126:, 60:70, 3] = 1.0
+    clean = S.clean_alpha(soft)
+    alpha = clean[..., 3]
+    assert alpha[18:25, 7:14].max() == 0, "speck removed"
+    ring = np.ones_like(alpha, bool)
+    ring[2:-2, 2:-2] = False
+    assert alpha[ring].max() == 0, "outer 2-pixel frame cleared"
+    partial = (alpha > 0) & (alpha < 1)
+    assert partial.any(), "edges stay antialiased"
+    assert partial.sum() < ((soft[..., 3] > 0.02) & (soft[..., 3] < 0.98)).sum() / 2, "edges are crisper"
+    inside, before = alpha > 0.5, tree[..., 3] > 0.5
+    iou = (inside & before).sum() / (inside | before).sum()
+    assert iou > 0.9
+    assert np.allclose(clean[..., :3][alpha > 0.99], tree[..., :3][alpha > 0.99], atol=0.02)
+
+
+def test_clean_alpha_keeps_a_clean_sprite(tree: np.ndarray) -> None:
+    clean = S.clean_alpha(tree)
+    assert np.abs(clean[..., 3] - tree[..., 3]).mean() < 0.01
+    assert np.abs(clean[..., 3] - tree[..., 3]).max() < 0.5
+
+
+def test_remove_specks_keeps_large_parts() -> None:
+    alpha = np.zeros((64, 64), np.float32)
+    alpha[30:60, 10:30] = 1.0  # the object
+    alpha[30:60, 40:50] = 1.0  # a second large part (kept)
+    alpha[5:7, 5:7] = 1.0  # speck (removed)
+    out = S.remove_specks(alpha)
+    assert out[30:60, 40:50].min() == 1.0 and out[5:7, 5:7].max() == 0.0
+    assert S.remove_specks(alpha, min_component_px=1000)[30:60, 40:50].max() == 0.0  # largest always stays
+
+
+def black_under_transparent(rgba: np.ndarray) -> np.ndarray:
+    out = rgba.copy()
+    out[..., :3][rgba[..., 3] == 0] = 0.0
+    return out
+
+
+def mip_edge_error(rgba: np.ndarray) -> float:
+    """Mean colour error at the edge of a straight-alpha 2×2-average mip (what a GPU does without premultiply)."""
+    h, w = rgba.shape[:2]
+    straight = rgba.reshape(h // 2, 2, w // 2, 2, 4).mean(axis=(1, 3))
+    premul = np.concatenate([rgba[..., :3] * rgba[..., 3:], rgba[..., 3:]], axis=2)
+    premul = premul.reshape(h // 2, 2, w // 2, 2, 4).mean(axis=(1, 3))
+    alpha = premul[..., 3]
+    edge = (alpha > 0.05) & (alpha < 0.95)
+    correct = premul[..., :3] / np.maximum(alpha, 1e-6)[..., None]
+    return float(np.abs(straight[..., :3] - correct)[edge].mean())
+
+
+def test_dilate_colour_prevents_dark_fringes(tree: np.ndarray) -> None:
+    dark = black_under_transparent(tree)
+    fixed = S.dilate_colour(dark)
+    assert np.array_equal(fixed[..., 3], dark[..., 3])
+    visible = dark[..., 3] > 0
+    assert np.array_equal(fixed[..., :3][visible], dark[..., :3][visible])
+    assert mip_edge_error(dark) > 3 * mip_edge_error(fixed)
+    assert mip_edge_error(fixed) < 0.05
+    # Composited over black, the bilinear-downsampled edge keeps the interior's brightness.
+    small = cv2.resize(fixed, (64, 64), interpolation=cv2.INTER_LINEAR)
+    a = small[..., 3]
+    edge_lum = small[..., :3][(a > 0.1) & (a < 0.6)].mean()
+    inner_lum = small[..., :3][a > 0.99].mean()
+    assert edge_lum > 0.8 * inner_lum
+
+
+def test_dilate_colour_iterations_and_edge_cases() -> None:
+    rgba = np.zeros((32, 32, 4), np.float32)
+    rgba[14:18, 14:18] = [0.2, 0.6, 0.1, 1.0]
+    near = S.dilate_colour(rgba, iterations=3)
+    assert np.allclose(near[12, 16, :3], [0.2, 0.6, 0.1])
+    assert np.allclose(near[0, 0, :3], [0.2, 0.6, 0.1])  # beyond reach: the mean visible colour, not black
+    empty = np.zeros((8, 8, 4), np.float32)
+    assert np.array_equal(S.dilate_colour(empty), empty)
+
+
+# ------------------------------------------------------------------------------------------------------ billboards
+@pytest.mark.parametrize("kind,quads", [("quad", 1), ("cross", 2), ("cross3", 3)])
+def test_billboard_pivot_uvs_material(tree: np.ndarray, kind: str, quads: int) -> None:
+    mesh = S.billboard_mesh(tree, height_m=4.0, kind=kind)
+    lo, hi = mesh.bounds
+    assert lo[1] == pytest.approx(0.0) and hi[1] == pytest.approx(4.0)
+    assert lo[0] == pytest.approx(-hi[0]) and lo[2] == pytest.approx(-hi[2])
+    assert len(mesh.faces) == 2 * quads and len(mesh.vertices) == 4 * quads
+    uv = mesh.visual.uv
+    assert uv.shape == (4 * quads, 2) and uv.min() >= 0 and uv.max() <= 1
+    top, bottom = S.visible_rows(tree)
+    assert uv[mesh.vertices[:, 1] == 0, 1] == pytest.approx(1 - bottom / tree.shape[0])
+    material = mesh.visual.material
+    assert material.alphaMode == "MASK" and material.alphaCutoff == 0.5 and material.doubleSided is True
+    assert material.metallicFactor == 0.0 and material.roughnessFactor == pytest.approx(0.9)
+    assert material.baseColorTexture.mode == "RGBA" and material.baseColorTexture.size == (128, 128)
+    if kind == "quad":
+        assert hi[2] == lo[2] == 0.0
+        assert (hi[0] - lo[0]) == pytest.approx(4.0 * 128 / (bottom - top))
+
+
+def test_billboard_frame_fit_and_errors(tree: np.ndarray) -> None:
+    mesh = S.billboard_mesh(tree, height_m=2.0, fit="frame")
+    assert mesh.bounds[1][1] == pytest.approx(2.0) and mesh.visual.uv[:, 1].min() == 0.0
+    with pytest.raises(ScenegenError):
+        S.billboard_mesh(tree, kind="sphere")
+    with pytest.raises(ScenegenError):
+        S.billboard_mesh(np.zeros((16, 16, 4), np.float32))
+
+
+@pytest.mark.parametrize("kind", ["quad", "cross", "cross3"])
+def test_glb_round_trip_and_validator(tree: np.ndarray, kind: str, tmp_path: Path,
+                                      gltf_validate: Callable[[Path], dict]) -> None:
+    path = S.export_glb(S.billboard_mesh(tree, kind=kind, alpha_cutoff=0.4, name=f"oak_{kind}"),
+                        tmp_path / f"oak_{kind}.glb")
+    gltf = S.read_glb_json(path.read_bytes())
+    (material,) = gltf["materials"]
+    assert material["alphaMode"] == "MASK" and material["alphaCutoff"] == pytest.approx(0.4)
+    assert material["doubleSided"] is True
+    assert material["pbrMetallicRoughness"]["metallicFactor"] == 0.0
+    loaded = trimesh.load(path, force="mesh")
+    assert loaded.visual.uv is not None and loaded.visual.material.alphaMode == "MASK"
+    assert loaded.bounds[0][1] == pytest.approx(0.0, abs=1e-6)
+    issues = gltf_validate(path)
+    for message in issues["messages"]:
+        print(f"glTF-Validator {kind}: severity {message['severity']} {message['code']}: {message['message']}")
+    assert issues["numErrors"] == 0
+    assert issues["numWarnings"] == 0
+
+
+def test_instanced_scene_validates(tree: np.ndarray, tmp_path: Path, gltf_validate: Callable[[Path], dict]) -> None:
+    scene = trimesh.Scene()
+    mesh = S.billboard_mesh(tree, kind="cross")
+    for i in range(3):
+        scene.add_geometry(mesh, geom_name="oak", node_name=f"oak_{i}",
+                           transform=trimesh.transformations.translation_matrix([2.0 * i, 0, 0]))
+    path = S.export_glb(scene, tmp_path / "scene.glb")
+    assert gltf_validate(path)["numErrors"] == 0
+
+
+def test_restore_material_flags() -> None:
+    gltf = {"materials": [{"name": "leaf", "alphaMode": "BLEND"}, {"name": "other"}]}
+    flags = {"leaf": {"alphaMode": "MASK", "alphaCutoff": 0.5, "doubleSided": True}}
+    assert S.restore_material_flags(gltf, flags)
+    assert gltf["materials"][0] == {"name": "leaf", "alphaMode": "MASK", "alphaCutoff": 0.5, "doubleSided": True}
+    assert gltf["materials"][1] == {"name": "other"}
+    assert not S.restore_material_flags(gltf, flags)
+
+
+def test_glb_json_rewrite_keeps_binary_chunk(tree: np.ndarray) -> None:
+    data = S.billboard_mesh(tree).export(file_type="glb")
+    gltf = S.read_glb_json(data)
+    gltf["materials"][0]["alphaMode"] = "OPAQUE"
+    rewritten = S.write_glb_json(data, gltf)
+    assert len(rewritten) % 4 == 0 and int.from_bytes(rewritten[8:12], "little") == len(rewritten)
+    assert S.read_glb_json(rewritten)["materials"][0]["alphaMode"] == "OPAQUE"
+    assert rewritten.endswith(data[-64:])
+
+
+def test_billboard_renders_as_cut_out(tree: np.ndarray) -> None:
+    """pyrender draws the quad with the sprite upright and its transparent texels showing the background."""
+    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+    pyrender = pytest.importorskip("pyrender")
+    mesh = pyrender.Mesh.from_trimesh(S.billboard_mesh(tree, height_m=1.0, fit="frame"))
+    scene = pyrender.Scene(bg_color=[1.0, 0.0, 1.0, 1.0], ambient_light=[1.0, 1.0, 1.0])
+    scene.add(mesh)
+    scene.add(pyrender.OrthographicCamera(xmag=0.5, ymag=0.5, znear=0.1, zfar=10.0),
+              pose=trimesh.transformations.translation_matrix([0.0, 0.5, 2.0]))
+    try:
+        renderer = pyrender.OffscreenRenderer(128, 128)
+    except Exception as exc:  # no EGL / OSMesa on this machine
+        pytest.skip(f"no offscreen OpenGL: {exc}")
+    try:
+        colour, _ = renderer.render(scene, flags=pyrender.RenderFlags.FLAT)
+    finally:
+        renderer.delete()
+    background = np.all(colour == [255, 0, 255], axis=2)
+    covered, expected = ~background, tree[..., 3] > 0.5
+    iou = (covered & expected).sum() / (covered | expected).sum()
+    assert iou > 0.9, "rendered silhouette should match the sprite (not an opaque or flipped quad)"
+
+
+# ---------------------------------------------------------------------------------------------------------- atlas
+def sample_sprites() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    sprites = {f"tree_{i}": generate_sprite("conifer", i, 64) for i in range(5)}
+    for i, (h, w) in enumerate([(40, 24), (17, 33), (64, 10), (9, 9)]):
+        sprites[f"odd_{i}"] = rng.random((h, w, 4)).astype(np.float32)
+    return sprites
+
+
+def test_atlas_layout_and_metadata() -> None:
+    sprites = sample_sprites()
+    atlas, meta = S.pack_atlas(sprites, padding=2, image_name="sprites.png")
+    h, w = atlas.shape[:2]
+    assert atlas.shape[2] == 4 and atlas.dtype == np.float32
+    assert h & (h - 1) == 0 and w & (w - 1) == 0 and w in (h, 2 * h)
+    assert list(meta["frames"]) == sorted(sprites)
+    assert meta["meta"]["size"] == {"w": w, "h": h} and meta["meta"]["image"] == "sprites.png"
+    assert {"app", "version", "format", "scale"} <= set(meta["meta"]) and meta["meta"]["format"] == "RGBA8888"
+    json.dumps(meta)
+    padded = []
+    for name, entry in meta["frames"].items():
+        assert set(entry) >= {"frame", "rotated", "trimmed", "spriteSourceSize", "sourceSize"}
+        assert entry["rotated"] is False and entry["trimmed"] is False
+        f = entry["frame"]
+        sh, sw = sprites[name].shape[:2]
+        assert (f["w"], f["h"]) == (sw, sh) and entry["sourceSize"] == {"w": sw, "h": sh}
+        assert entry["spriteSourceSize"] == {"x": 0, "y": 0, "w": sw, "h": sh}
+        assert 2 <= f["x"] and f["x"] + sw + 2 <= w and 2 <= f["y"] and f["y"] + sh + 2 <= h
+        assert np.array_equal(atlas[f["y"]:f["y"] + sh, f["x"]:f["x"] + sw], sprites[name])
+        # Padding is the sprite's own edge extruded.
+        assert np.array_equal(atlas[f["y"] - 2:f["y"], f["x"]:f["x"] + sw], np.repeat(sprites[name][:1], 2, 0))
+        assert np.array_equal(atlas[f["y"]:f["y"] + sh, f["x"] + sw + 1], sprites[name][:, -1])
+        padded.append((f["x"] - 2, f["y"] - 2, f["x"] + sw + 2, f["y"] + sh + 2))
+    for i, a in enumerate(padded):
+        for b in padded[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], "padded frames overlap"
+    again, meta_again = S.pack_atlas(dict(reversed(list(sprites.items()))), padding=2, image_name="sprites.png")
+    assert np.array_equal(atlas, again) and meta == meta_again
+
+
+def test_atlas_too_big() -> None:
+    with pytest.raises(ScenegenError, match="do not fit"):
+        S.pack_atlas({f"s{i}": np.zeros((60, 60, 4), np.float32) for i in range(5)}, max_size=128)
+    with pytest.raises(ScenegenError):
+        S.pack_atlas({})
+
+
+# -------------------------------------------------------------------------------------------------- contact sheet
+def test_contact_sheet_backgrounds(tree: np.ndarray) -> None:
+    sprites = [tree, generate_sprite("rock", 1), generate_sprite("flower", 2, 64)]
+    sheet = S.contact_sheet(sprites, columns=2, labels=["oak", "rock", "flower"])
+    assert sheet.ndim == 3 and sheet.shape[2] == 3 and sheet.dtype == np.float32
+    assert sheet.shape[1] == 2 * 128 + 3 * 4
+    on_white = S.contact_sheet([tree], background="white")
+    on_black = S.contact_sheet([tree], background="black")
+    gap = 4
+    transparent = tree[..., 3] == 0
+    assert np.all(on_white[gap:gap + 128, gap:gap + 128][transparent] == 1.0)
+    assert np.all(on_black[gap:gap + 128, gap:gap + 128][transparent] == 0.0)
+    with pytest.raises(ScenegenError):
+        S.contact_sheet([tree], labels=["a", "b"])
+
+
+def test_clean_alpha_keeps_thin_strokes() -> None:
+    """Blurred grass blades fall below alpha 0.5; clean_alpha keeps their centre lines, not just the clump."""
+    grass = generate_sprite("grass_tuft", 11)
+    clean = S.clean_alpha(soften(grass))
+    before, after = grass[..., 3] > 0.5, clean[..., 3] > 0.5
+    assert (before & after).sum() / before.sum() > 0.75
+    assert after.sum() < 2.0 * before.sum()
+    hazy = np.full((64, 64, 4), 0.2, np.float32)  # faint haze everywhere: not an object
+    assert S.clean_alpha(hazy)[..., 3].max() == 0.0
