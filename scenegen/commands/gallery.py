@@ -1,0 +1,35 @@
+"""``scenegen gallery``: a grid of generated textures, every class of a model × a few seeds."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from . import say
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..api import generate_texture, load_model
+    from ..imaging import save_png
+
+    model = load_model(args.model)
+    started = time.perf_counter()
+    rows = []
+    for cls in model.classes:
+        rows.append(np.concatenate([generate_texture(cls, seed, args.size, model=model) for seed in range(args.seeds)], axis=1))
+        say(f"  {cls}")
+    path = save_png(Path(args.out) / "gallery.png", np.concatenate(rows, axis=0))
+    print(f"gallery of {len(model.classes)} classes × {args.seeds} seeds written to {path} in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gallery", help="a grid of generated textures, every class × a few seeds")
+    p.add_argument("--model", default=None)
+    p.add_argument("--out", default="out")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--seeds", type=int, default=4)
+    p.set_defaults(handler=run)
