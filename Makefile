@@ -39,7 +39,7 @@ corpus: setup
 
 default-model: corpus
 	rm -rf .cache/train-default
-	$(PY) -m scenegen train --data .cache/corpus/textures --out .cache/train-default --steps 3000 --batch 8 --seed 0
+	$(PY) -m scenegen train --data .cache/corpus/textures --out .cache/train-default --steps 3000 --batch 8 --seed 0 --checkpoint-every 250 --sample-every 250
 	mkdir -p assets/models/default
 	cp .cache/train-default/config.json .cache/train-default/model.safetensors .cache/train-default/prior.safetensors assets/models/default/
 

@@ -22,7 +22,8 @@ def run(args: argparse.Namespace) -> int:
         raise ScenegenError("--crop must be a multiple of 8 and at least 64")
     tcfg = TrainConfig(
         steps=args.steps, batch=args.batch, seed=args.seed, lr=args.lr,
-        checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, gram_weight=args.gram_weight,
+        checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
+        gram_weight=args.gram_weight, fft_weight=args.fft_weight,
     )
     bar = tqdm(total=args.steps, desc="train", unit="step", dynamic_ncols=True, disable=args.quiet)
 
@@ -40,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..model.config import TrainConfig
+
     p = sub.add_parser("train", help="train a VAE on a folder with one sub-folder of images per class")
     p.add_argument("--data", required=True, help="folder with one sub-folder per class")
     p.add_argument("--out", required=True, help="model directory to write")
@@ -49,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--crop", type=int, default=128, help="training crop size in pixels (multiple of 8)")
-    p.add_argument("--gram-weight", type=float, default=0.05, help="weight of the random-feature Gram loss (0 = off)")
+    p.add_argument("--gram-weight", type=float, default=TrainConfig.gram_weight, help="weight of the random-feature Gram loss (0 = off)")
+    p.add_argument("--fft-weight", type=float, default=TrainConfig.fft_weight, help="weight of the focal-frequency loss")
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--sample-every", type=int, default=100)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")

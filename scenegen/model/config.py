@@ -69,8 +69,8 @@ class TrainConfig:
     lr: float = 2e-3
     seed: int = 0
     kl_weight: float = 1e-3
-    fft_weight: float = 1.0
-    gram_weight: float = 0.05
+    fft_weight: float = 4.0
+    gram_weight: float = 0.25
     class_dropout: float = 0.15
     checkpoint_every: int = 100
     sample_every: int = 100
