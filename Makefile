@@ -10,7 +10,7 @@ PY          := $(VENV)/bin/python
 export PYOPENGL_PLATFORM ?= egl
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: run test setup setup-test corpus default-model benchmarks clean
+.PHONY: run test setup setup-test corpus default-model benchmarks blender-addon clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,14 +21,20 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# The Blender add-on's tests run inside Blender's Python module (bpy needs numpy<2): its own venv.
+.venv-blender/.installed:
+	$(PYTHON) -m venv .venv-blender
+	.venv-blender/bin/python -m pip install --quiet "bpy==5.0.1" "numpy<2" pytest
+	touch $@
+
 node_modules/.installed: package.json
 	npm install --no-audit --no-fund --silent
 	touch $@
 
-setup-test: setup node_modules/.installed
+setup-test: setup node_modules/.installed .venv-blender/.installed
 
 run: setup
-	$(PY) -m scenegen gallery --out out
+	$(PY) -m scenegen build examples/meadow/scene.json --out out/meadow
 
 test: setup-test
 	$(PY) -m pytest -q
@@ -42,6 +48,9 @@ default-model: corpus
 	$(PY) -m scenegen train --data .cache/corpus/textures --out .cache/train-default --steps 3000 --batch 8 --seed 0 --checkpoint-every 250 --sample-every 250
 	mkdir -p assets/models/default
 	cp .cache/train-default/config.json .cache/train-default/model.safetensors .cache/train-default/prior.safetensors assets/models/default/
+
+blender-addon:
+	$(PYTHON) blender_addon/build_zip.py
 
 benchmarks: setup
 	$(PY) benchmarks/texture_quality.py

@@ -16,6 +16,9 @@ from photo_folder import make_photo_folder  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
+# tests/blender runs inside the bpy venv (see tests/test_blender_addon.py), not in this interpreter.
+collect_ignore = ["blender"]
+
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ``python -m scenegen ARGS`` in a fresh process, capturing text output."""

@@ -1,0 +1,483 @@
+"""SceneGen operators. Every worker-backed operator shares one job driver (:class:`WorkerJob`):
+``job_request`` builds the request, ``job_finished`` turns the result into Blender data. Only the
+waiting differs: ``invoke`` in the UI is modal (a timer polls the worker; progress in the status bar
+and the sidebar; Esc cancels), ``execute`` (scripts, background mode, tests) waits in place.
+Worker errors become operator reports and ``{'CANCELLED'}``, never tracebacks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from . import nodes, preferences, scatter, state, worker_client
+from .worker_client import WorkerError
+
+POLL_S = 0.1
+
+
+class UserError(Exception):
+    """A problem with the user's input in Blender (nothing selected, no file chosen)."""
+
+
+def get_client(context: bpy.types.Context) -> worker_client.WorkerClient:
+    """The shared worker for the configured Python (started lazily)."""
+    return worker_client.shared_client(preferences.python_path(context), cwd=str(preferences.output_dir(context)))
+
+
+def with_model(context: bpy.types.Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Add the configured model folders (none: scenegen's shipped models) to a request's params."""
+    model, sprite_model = preferences.model_dir(context), preferences.sprite_model_dir(context)
+    if model:
+        params["model"] = model
+    if sprite_model:
+        params["sprite_model"] = sprite_model
+    return params
+
+
+def store_classes(context: bpy.types.Context | None, result: dict[str, Any]) -> None:
+    state.CLASSES.update(classes=list(result.get("classes", [])), sprite_classes=list(result.get("sprite_classes", [])),
+                         sprite_error=result.get("sprite_error", ""), model_hash=result.get("model_hash", ""),
+                         error="", loading=False)
+    scene = context.scene if context is not None else None
+    if scene is not None and hasattr(scene, "scenegen"):
+        settings = scene.scenegen
+        if not settings.material_class and state.CLASSES["classes"]:
+            settings.material_class = state.CLASSES["classes"][0]
+        if not settings.billboard_class and state.CLASSES["sprite_classes"]:
+            settings.billboard_class = state.CLASSES["sprite_classes"][0]
+
+
+def _redraw_ui() -> None:
+    for window in getattr(bpy.context.window_manager, "windows", []):
+        for area in (window.screen.areas if window.screen is not None else ()):
+            if area.type in ("VIEW_3D", "PREFERENCES"):
+                area.tag_redraw()
+
+
+def load_classes_async(context: bpy.types.Context) -> None:
+    """Fetch the model's classes without blocking the UI (the sidebar calls this on first draw)."""
+    if state.CLASSES["loading"] or state.CLASSES["classes"] or state.CLASSES["error"]:
+        return
+    state.CLASSES["loading"] = True
+
+    def start() -> None:
+        try:
+            job = get_client(bpy.context).submit("classes", with_model(bpy.context, {}))
+        except (WorkerError, OSError) as exc:
+            state.CLASSES.update(error=str(exc), loading=False)
+            _redraw_ui()
+            return None
+
+        def tick() -> float | None:
+            if not job.poll(0.0):
+                return 0.2
+            if job.error is not None:
+                state.CLASSES.update(error=str(job.error), loading=False)
+            else:
+                store_classes(bpy.context, job.result or {})
+            _redraw_ui()
+            return None
+
+        bpy.app.timers.register(tick, first_interval=0.2)
+        return None
+
+    bpy.app.timers.register(start, first_interval=0.05)
+
+
+class WorkerJob:
+    """Mixin: submit one worker request, wait (blocking or modal), then finish in Blender."""
+
+    bl_options = {"REGISTER", "UNDO"}
+
+    def job_request(self, context: bpy.types.Context) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    def job_finished(self, context: bpy.types.Context, result: dict[str, Any]) -> set[str]:
+        raise NotImplementedError
+
+    # -- shared --------------------------------------------------------------------------------
+    def _submit(self, context: bpy.types.Context) -> worker_client.Job:
+        op, params = self.job_request(context)
+        job = get_client(context).submit(op, params)
+        state.RUNNING[job.id] = job
+        return job
+
+    def _conclude(self, context: bpy.types.Context, job: worker_client.Job) -> set[str]:
+        state.RUNNING.pop(job.id, None)
+        _redraw_ui()
+        if job.error is not None:
+            level = "WARNING" if job.error.code == "cancelled" else "ERROR"
+            self.report({level}, f"SceneGen: {job.error}")
+            return {"CANCELLED"}
+        try:
+            return self.job_finished(context, job.result or {})
+        except (UserError, WorkerError, OSError, RuntimeError) as exc:
+            self.report({"ERROR"}, f"SceneGen: {exc}")
+            return {"CANCELLED"}
+
+    def _start(self, context: bpy.types.Context) -> worker_client.Job | None:
+        try:
+            return self._submit(context)
+        except (UserError, WorkerError, OSError) as exc:
+            self.report({"ERROR"}, f"SceneGen: {exc}")
+            return None
+
+    # -- blocking: scripts, background mode -----------------------------------------------------
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        job = self._start(context)
+        if job is None:
+            return {"CANCELLED"}
+        while not job.poll(POLL_S):
+            pass
+        return self._conclude(context, job)
+
+    # -- modal: the UI ----------------------------------------------------------------------------
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if bpy.app.background:
+            return self.execute(context)
+        return self.start_modal(context)
+
+    def start_modal(self, context: bpy.types.Context) -> set[str]:
+        job = self._start(context)
+        if job is None:
+            return {"CANCELLED"}
+        self._job = job
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(POLL_S, window=context.window)
+        wm.modal_handler_add(self)
+        wm.progress_begin(0, 100)
+        self._status(context)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS":
+            job.cancel()
+            self._status(context, "cancelling…")
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        if job.poll(0.0):
+            self._end_modal(context)
+            return self._conclude(context, job)
+        context.window_manager.progress_update(int(job.progress * 100))
+        self._status(context)
+        return {"PASS_THROUGH"}
+
+    def cancel(self, context: bpy.types.Context) -> None:
+        job = getattr(self, "_job", None)
+        if job is not None:
+            job.cancel()
+            state.RUNNING.pop(job.id, None)
+        self._end_modal(context)
+
+    def _status(self, context: bpy.types.Context, note: str = "") -> None:
+        job = self._job
+        text = f"SceneGen: {note or job.message} — {int(job.progress * 100)}%  (Esc to cancel)"
+        if context.workspace is not None:
+            context.workspace.status_text_set(text)
+        _redraw_ui()
+
+    def _end_modal(self, context: bpy.types.Context) -> None:
+        wm = context.window_manager
+        timer = getattr(self, "_timer", None)
+        if timer is not None:
+            wm.event_timer_remove(timer)
+            self._timer = None
+        wm.progress_end()
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+
+
+def _mesh_targets(context: bpy.types.Context) -> list[bpy.types.Object]:
+    objects = [obj for obj in context.selected_objects if obj.type == "MESH"]
+    if not objects and context.active_object is not None and context.active_object.type == "MESH":
+        objects = [context.active_object]
+    if not objects:
+        raise UserError("select one or more mesh objects to put the material on")
+    return objects
+
+
+def _file(path: str, what: str) -> str:
+    path = bpy.path.abspath(path or "")
+    if not path:
+        raise UserError(f"choose a {what}")
+    if not Path(path).is_file():
+        raise UserError(f"{what} not found: {path}")
+    return str(Path(path).resolve())
+
+
+# ------------------------------------------------------------------------------------------------- material
+class _MaterialJob(WorkerJob):
+    def _remember(self, context: bpy.types.Context) -> None:
+        settings = context.scene.scenegen
+        self._targets = [obj.name for obj in _mesh_targets(context)]
+        self._options = {"tile_size_m": settings.tile_size, "displacement": settings.displacement,
+                         "ao_multiply": settings.ao_multiply}
+
+    def job_finished(self, context: bpy.types.Context, result: dict[str, Any]) -> set[str]:
+        objects = [bpy.data.objects[name] for name in self._targets if name in bpy.data.objects]
+        if not objects:
+            raise UserError("the target objects were deleted while the material was generating")
+        options = dict(self._options)
+        tile = options.pop("tile_size_m")
+        assigned = nodes.apply_material(objects, result["name"], result["files"], tile,
+                                        params=result.get("params"), **options)
+        cached = " (cached)" if result.get("cached") else f" in {result.get('seconds', 0):.1f}s"
+        self.report({"INFO"}, f"SceneGen: {result['name']} on {len(assigned)} object(s){cached}")
+        return {"FINISHED"}
+
+
+class SCENEGEN_OT_generate_material(_MaterialJob, bpy.types.Operator):
+    """Generate a seamless PBR material of the chosen class and put it on the selected meshes"""
+
+    bl_idname = "scenegen.generate_material"
+    bl_label = "Generate Material"
+
+    def job_request(self, context):
+        settings = context.scene.scenegen
+        self._remember(context)
+        cls = settings.material_class.strip()
+        if not cls:
+            raise UserError("choose a material class")
+        params = {"class": cls, "seed": settings.material_seed, "size": int(settings.material_size),
+                  "out_dir": str(preferences.output_dir(context, "materials"))}
+        return "material", with_model(context, params)
+
+
+class SCENEGEN_OT_material_from_image(_MaterialJob, bpy.types.Operator):
+    """A seamless PBR material with the look of a photo, on the selected meshes"""
+
+    bl_idname = "scenegen.material_from_image"
+    bl_label = "Material From Image…"
+
+    filepath: bpy.props.StringProperty(subtype="FILE_PATH")  # type: ignore[valid-type]
+    filter_glob: bpy.props.StringProperty(default="*.png;*.jpg;*.jpeg;*.tif;*.tiff;*.webp;*.bmp", options={"HIDDEN"})  # type: ignore[valid-type]
+
+    def invoke(self, context, event):
+        if not self.filepath and not bpy.app.background:
+            self._browsing = True
+            context.window_manager.fileselect_add(self)
+            return {"RUNNING_MODAL"}
+        return super().invoke(context, event)
+
+    def execute(self, context):
+        if getattr(self, "_browsing", False):  # back from the file browser: run modally
+            self._browsing = False
+            bpy.ops.scenegen.material_from_image("INVOKE_DEFAULT", filepath=self.filepath)
+            return {"FINISHED"}
+        return super().execute(context)
+
+    def job_request(self, context):
+        settings = context.scene.scenegen
+        self._remember(context)
+        image = _file(self.filepath, "photo")
+        params = {"image": image, "seed": settings.material_seed, "size": int(settings.material_size),
+                  "out_dir": str(preferences.output_dir(context, "materials"))}
+        return "material_from_image", with_model(context, params)
+
+
+# ------------------------------------------------------------------------------------------------- billboards
+class SCENEGEN_OT_scatter_billboards(WorkerJob, bpy.types.Operator):
+    """Generate billboard sprites and scatter them as instances over the active mesh"""
+
+    bl_idname = "scenegen.scatter_billboards"
+    bl_label = "Scatter Billboards"
+
+    def job_request(self, context):
+        settings = context.scene.scenegen
+        surface = context.active_object
+        if surface is None or surface.type != "MESH":
+            raise UserError("make a mesh the active object: billboards are scattered over it")
+        cls = settings.billboard_class.strip()
+        if not cls:
+            raise UserError("choose a billboard class")
+        if settings.scale_max < settings.scale_min:
+            raise UserError("Height Max must not be below Height Min")
+        self._surface = surface.name
+        self._settings = {key: getattr(settings, key) for key in (
+            "billboard_mode", "billboard_count", "billboard_density", "billboard_spacing", "scale_min", "scale_max",
+            "max_slope", "billboard_kind", "billboard_seed")}
+        self._class = cls
+        out = preferences.output_dir(context, f"sprites/{cls}_{settings.billboard_seed}_{settings.billboard_size}")
+        params = {"class": cls, "seed": settings.billboard_seed, "count": settings.billboard_variants,
+                  "size": int(settings.billboard_size), "out_dir": str(out)}
+        return "sprites", with_model(context, params)
+
+    def job_finished(self, context, result):
+        surface = bpy.data.objects.get(self._surface)
+        if surface is None:
+            raise UserError("the surface object was deleted while the sprites were generating")
+        s = self._settings
+        collection = scatter.billboard_collection(f"SG {self._class} billboards", list(result["files"]),
+                                                  kind=s["billboard_kind"], scene=context.scene)
+        if s["billboard_mode"] == "DENSITY":
+            density = s["billboard_density"]
+        else:
+            density = s["billboard_count"] / max(scatter.surface_area(surface, s["max_slope"]), 1e-6)
+        obj = scatter.scatter(surface, collection, density=density, distance_min=s["billboard_spacing"],
+                              seed=s["billboard_seed"], scale_min=s["scale_min"], scale_max=s["scale_max"],
+                              max_slope_deg=s["max_slope"], name=f"SG {self._class} scatter")
+        self.report({"INFO"}, f"SceneGen: {len(result['files'])} {self._class} billboards scattered on {surface.name} ({obj.name})")
+        return {"FINISHED"}
+
+
+# ------------------------------------------------------------------------------------------------- scene / library
+class SCENEGEN_OT_build_scene(WorkerJob, bpy.types.Operator):
+    """Compose a scene.json with scenegen and import the result into the current scene"""
+
+    bl_idname = "scenegen.build_scene"
+    bl_label = "Build From scene.json…"
+
+    filepath: bpy.props.StringProperty(subtype="FILE_PATH")  # type: ignore[valid-type]
+    filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})  # type: ignore[valid-type]
+
+    def invoke(self, context, event):
+        if not self.filepath:
+            self.filepath = context.scene.scenegen.scene_path
+        if not self.filepath and not bpy.app.background:
+            self._browsing = True
+            context.window_manager.fileselect_add(self)
+            return {"RUNNING_MODAL"}
+        return super().invoke(context, event)
+
+    def execute(self, context):
+        if getattr(self, "_browsing", False):
+            self._browsing = False
+            context.scene.scenegen.scene_path = self.filepath
+            bpy.ops.scenegen.build_scene("INVOKE_DEFAULT", filepath=self.filepath)
+            return {"FINISHED"}
+        return super().execute(context)
+
+    def job_request(self, context):
+        spec = _file(self.filepath or context.scene.scenegen.scene_path, "scene.json")
+        self._spec = spec
+        params = {"scene": spec, "out_dir": str(preferences.output_dir(context, f"scenes/{Path(spec).stem}"))}
+        return "build_scene", with_model(context, params)
+
+    def job_finished(self, context, result):
+        collection = bpy.data.collections.new(f"SG {Path(self._spec).stem}")
+        context.scene.collection.children.link(collection)
+        before = set(bpy.data.objects)
+        layer = _find_layer(context.view_layer.layer_collection, collection)
+        previous = context.view_layer.active_layer_collection
+        if layer is not None:
+            context.view_layer.active_layer_collection = layer
+        try:
+            status = bpy.ops.import_scene.gltf(filepath=result["glb"])
+        finally:
+            context.view_layer.active_layer_collection = previous
+        if "FINISHED" not in status:
+            raise UserError(f"could not import {result['glb']}")
+        imported = [obj for obj in bpy.data.objects if obj not in before]
+        for obj in imported:
+            if collection not in obj.users_collection:
+                for other in list(obj.users_collection):
+                    other.objects.unlink(obj)
+                collection.objects.link(obj)
+        self.report({"INFO"}, f"SceneGen: imported {len(imported)} objects from {Path(result['glb']).name}")
+        return {"FINISHED"}
+
+
+def _find_layer(layer: bpy.types.LayerCollection, collection: bpy.types.Collection) -> bpy.types.LayerCollection | None:
+    if layer.collection == collection:
+        return layer
+    for child in layer.children:
+        found = _find_layer(child, collection)
+        if found is not None:
+            return found
+    return None
+
+
+class SCENEGEN_OT_export_library(WorkerJob, bpy.types.Operator):
+    """Batch-export a material/sprite library for a game engine (scenegen export)"""
+
+    bl_idname = "scenegen.export_library"
+    bl_label = "Export Library…"
+
+    def job_request(self, context):
+        settings = context.scene.scenegen
+        spec = _file(settings.export_spec, "library spec")
+        out = bpy.path.abspath(settings.export_dir) if settings.export_dir else str(preferences.output_dir(context, "library"))
+        params = {"spec": spec, "out_dir": out, "target": settings.export_target}
+        return "export_library", with_model(context, params)
+
+    def job_finished(self, context, result):
+        summary = " ".join(result.get("summary") or []) or f"exported to {result.get('out_dir')}"
+        self.report({"INFO"}, f"SceneGen: {summary}")
+        return {"FINISHED"}
+
+
+# ------------------------------------------------------------------------------------------------- housekeeping
+class SCENEGEN_OT_load_classes(WorkerJob, bpy.types.Operator):
+    """Ask the scenegen worker which classes the model knows (also checks the Python and the model)"""
+
+    bl_idname = "scenegen.load_classes"
+    bl_label = "Load Classes"
+    bl_options = {"REGISTER"}
+
+    def job_request(self, context):
+        state.CLASSES.update(error="")
+        return "classes", with_model(context, {})
+
+    def job_finished(self, context, result):
+        store_classes(context, result)
+        self.report({"INFO"}, f"SceneGen: {len(state.CLASSES['classes'])} classes from {result.get('model')}")
+        return {"FINISHED"}
+
+    def _conclude(self, context, job):
+        if job.error is not None:
+            state.CLASSES.update(error=str(job.error), loading=False)
+        return super()._conclude(context, job)
+
+
+class SCENEGEN_OT_cancel_jobs(bpy.types.Operator):
+    """Cancel the running SceneGen jobs"""
+
+    bl_idname = "scenegen.cancel_jobs"
+    bl_label = "Cancel"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context):
+        self.report({"INFO"}, f"SceneGen: cancelling {state.cancel_all()} job(s)")
+        return {"FINISHED"}
+
+
+class SCENEGEN_OT_detect_python(bpy.types.Operator):
+    """Look for a Python that has scenegen (SCENEGEN_PYTHON, a checkout's .venv, python3 on PATH)"""
+
+    bl_idname = "scenegen.detect_python"
+    bl_label = "Detect Python"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context):
+        found = preferences.redetect_python()
+        if not found:
+            self.report({"ERROR"}, "SceneGen: no Python with scenegen found; set its path by hand")
+            return {"CANCELLED"}
+        preferences.get(context).python = found
+        self.report({"INFO"}, f"SceneGen: using {found}")
+        return {"FINISHED"}
+
+
+classes = (
+    SCENEGEN_OT_generate_material,
+    SCENEGEN_OT_material_from_image,
+    SCENEGEN_OT_scatter_billboards,
+    SCENEGEN_OT_build_scene,
+    SCENEGEN_OT_export_library,
+    SCENEGEN_OT_load_classes,
+    SCENEGEN_OT_cancel_jobs,
+    SCENEGEN_OT_detect_python,
+)
+
+
+def shutdown() -> None:
+    """Cancel jobs and stop the worker (add-on unregister)."""
+    state.cancel_all()
+    state.RUNNING.clear()
+    worker_client.stop_shared()
+    state.reset()

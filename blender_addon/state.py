@@ -1,0 +1,22 @@
+"""Session state shared by operators and panels: the model's classes and the running jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CLASSES: dict[str, Any] = {"classes": [], "sprite_classes": [], "sprite_error": "", "model_hash": "", "error": "",
+                           "loading": False}
+RUNNING: dict[str, Any] = {}  # job id -> worker_client.Job, for the panel's progress bars and Cancel
+
+
+def reset() -> None:
+    """Forget the classes (a new Python or model folder was chosen)."""
+    CLASSES.update(classes=[], sprite_classes=[], sprite_error="", model_hash="", error="", loading=False)
+
+
+def cancel_all() -> int:
+    """Ask every running job to stop; returns how many were asked."""
+    jobs = list(RUNNING.values())
+    for job in jobs:
+        job.cancel()
+    return len(jobs)

@@ -1,0 +1,73 @@
+"""The shipped default model: described by `scenegen info`, seamless, deterministic, class-aware."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from scenegen import api
+from scenegen.errors import ScenegenError
+from scenegen.imaging import encode_png
+from scenegen.metrics import seam_ratio
+
+
+def test_info_describes_the_default_model(default_model_dir: Path) -> None:
+    result = run_cli("info")
+    assert result.returncode == 0, result.stderr
+    assert "10: bark, brick, cobblestone, floor_tiles, grass, gravel, marble, rock, sand, wood_planks" in result.stdout
+    assert str(default_model_dir) in result.stdout
+
+
+def test_default_model_is_small_enough_to_ship(default_model_dir: Path) -> None:
+    total = sum(p.stat().st_size for p in default_model_dir.iterdir())
+    assert total <= 20 * 1024 * 1024
+
+
+def _phase_steps(image: np.ndarray, axis: int, period: int = 8) -> tuple[float, float]:
+    """Mean |step| across the wrap edge, and across interior edges at the same phase of the 8-px cell grid."""
+    moved = np.moveaxis(image, axis, 0)
+    interior = np.abs(moved[period::period] - moved[period - 1 : -1 : period]).mean()
+    return float(np.abs(moved[0] - moved[-1]).mean()), float(interior)
+
+
+@pytest.mark.parametrize("cls", ["brick", "grass", "marble"])
+def test_generated_texture_wraps(default_model_dir: Path, cls: str) -> None:
+    """The wrap edge is no different from any other edge at the same position in the latent cell grid."""
+    for seed in range(1):
+        image = api.generate_texture(cls, seed, 192)
+        for axis in (0, 1):
+            wrap, interior = _phase_steps(image, axis)
+            assert wrap <= 1.25 * interior, (cls, seed, axis, wrap, interior)
+    non_periodic = image[:, 37:165]
+    wrap, interior = _phase_steps(non_periodic, 1)
+    assert seam_ratio(non_periodic) > seam_ratio(image), "a crop must score worse"
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(default_model_dir: Path) -> None:
+    a = encode_png(api.generate_texture("brick", 3, 192))
+    b = encode_png(api.generate_texture("brick", 3, 192))
+    c = encode_png(api.generate_texture("brick", 4, 192))
+    assert a == b and a != c
+
+
+def test_classes_look_different(default_model_dir: Path) -> None:
+    grass = np.mean([api.generate_texture("grass", s, 128).reshape(-1, 3).mean(axis=0) for s in range(2)], axis=0)
+    brick = np.mean([api.generate_texture("brick", s, 128).reshape(-1, 3).mean(axis=0) for s in range(2)], axis=0)
+    assert grass[1] > grass[0], "grass should be greener than red"
+    assert brick[0] > brick[1], "brick should be redder than green"
+
+
+def test_non_multiple_of_eight_and_non_square_sizes(default_model_dir: Path) -> None:
+    image = api.generate_texture("sand", 1, 100, height=60)
+    assert image.shape == (60, 100, 3)
+    assert seam_ratio(image) < 1.3
+
+
+def test_unknown_class_and_absurd_size_are_clear_errors(default_model_dir: Path) -> None:
+    with pytest.raises(ScenegenError, match="unknown class 'lava'.*brick"):
+        api.generate_texture("lava", 0, 64)
+    with pytest.raises(ScenegenError, match="outside the supported range"):
+        api.generate_texture("brick", 0, 100_000)
