@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -70,13 +70,67 @@ def check_size(size: int, what: str = "size") -> int:
     return int(size)
 
 
-def _decode_at(model, latent: np.ndarray, weights: np.ndarray, height: int, width: int) -> np.ndarray:
-    from .model.sample import decode, fourier_resize
+def _decode_at(model, latent: np.ndarray, weights: np.ndarray, height: int, width: int,
+               progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """Decode a latent grid to a height×width×C float32 image in [0, 1] with bounded memory.
 
-    image = decode(model, latent, weights)
+    Texture models larger than one tile (``TILE_CELLS`` latent cells a side) decode tile by tile, each
+    tile with a wrap-around halo as wide as the decoder's receptive field, straight into one
+    preallocated array: the result equals a whole-canvas decode (to float rounding), so no tile
+    boundary can show, and peak memory is a few tiles' activations plus the output. Tiles run in
+    parallel, one torch thread each, as many at once as torch has threads: no synchronisation inside
+    the small convolutions, and the bytes do not depend on the machine's core count.
+    ``progress(fraction)`` is called after each tile. Sizes that are not a multiple of the latent
+    scale are Fourier-resampled one channel at a time.
+    """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    import torch
+
+    from .model.sample import TILE_CELLS, decode, fourier_resize
+    from .model.vae import receptive_halo
+
+    cfg, scale = model.config, model.config.scale
+    cells_y, cells_x = latent.shape[1:]
+    if cfg.mode != "texture" or (cells_y <= TILE_CELLS and cells_x <= TILE_CELLS):
+        image = decode(model, latent, weights)
+        if progress is not None:
+            progress(1.0)
+    else:
+        halo = receptive_halo(cfg)
+        image = np.empty((cells_y * scale, cells_x * scale, cfg.image_channels), dtype=np.float32)
+        starts = [(y0, x0) for y0 in range(0, cells_y, TILE_CELLS) for x0 in range(0, cells_x, TILE_CELLS)]
+
+        def decode_tile(y0: int, x0: int) -> None:
+            th, tw = min(TILE_CELLS, cells_y - y0), min(TILE_CELLS, cells_x - x0)
+            rows = np.arange(y0 - halo, y0 + th + halo) % cells_y
+            cols = np.arange(x0 - halo, x0 + tw + halo) % cells_x
+            piece = decode(model, latent[:, rows][:, :, cols], weights[:, rows][:, :, cols], tile=max(len(rows), len(cols)))
+            image[y0 * scale : (y0 + th) * scale, x0 * scale : (x0 + tw) * scale] = \
+                piece[halo * scale : (halo + th) * scale, halo * scale : (halo + tw) * scale]
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, min(threads, len(starts)))) as pool:
+                futures = [pool.submit(decode_tile, y0, x0) for y0, x0 in starts]
+                try:
+                    for done, future in enumerate(as_completed(futures), 1):
+                        future.result()
+                        if progress is not None:
+                            progress(done / len(starts))
+                except BaseException:  # an error or Ctrl-C: do not wait for the tiles not yet started
+                    for future in futures:
+                        future.cancel()
+                    raise
+        finally:
+            torch.set_num_threads(threads)
     if image.shape[:2] != (height, width):
-        image = fourier_resize(image, height, width)
-    return np.clip(image, 0.0, 1.0)
+        resized = np.empty((height, width, image.shape[2]), dtype=np.float32)
+        for c in range(image.shape[2]):  # one channel at a time: the FFT buffers stay a third as large
+            resized[..., c] = fourier_resize(image[..., c : c + 1], height, width)[..., 0]
+        image = resized
+    return np.clip(image, 0.0, 1.0, out=image)
 
 
 def generate_texture(cls: str, seed: int = 0, size: int = 512, *, height: int | None = None, model=None) -> np.ndarray:
@@ -91,12 +145,23 @@ def generate_texture(cls: str, seed: int = 0, size: int = 512, *, height: int | 
     return _decode_at(m, latent, condition_weights(m.config, index, cells_y, cells_x), height, width)
 
 
-def generate_material(cls: str, seed: int = 0, size: int = 512, *, model=None, name: str | None = None, **map_options: Any) -> Material:
-    """A full PBR material (base colour, height, normal, roughness, AO) of class ``cls``."""
+def generate_material(cls: str, seed: int = 0, size: int = 512, *, model=None, name: str | None = None,
+                      progress: Callable[[float], None] | None = None, **map_options: Any) -> Material:
+    """A full PBR material (base colour, height, normal, roughness, AO) of class ``cls``.
+
+    The base colour equals ``generate_texture(cls, seed, size)``; ``progress(fraction)`` is called as
+    the decode advances. The size is checked before anything is loaded.
+    """
+    from .model.sample import condition_weights, latent_cells, sample_texture_latent
+
+    size = check_size(size)
     m = _resolve(model)
-    basecolor = generate_texture(cls, seed, size, model=m)
+    index = class_index(m, cls)
+    cells = latent_cells(size, m.config.scale)
+    latent = sample_texture_latent(m, index, cells, cells, int(seed))
+    basecolor = _decode_at(m, latent, condition_weights(m.config, index, cells, cells), size, size, progress)
     params = {"class": cls, "seed": int(seed), "size": int(size), "model_hash": m.model_hash}
-    return derive_maps(basecolor, name=name or f"{cls}_{seed}", params=params, **map_options)
+    return derive_maps(basecolor, copy=False, name=name or f"{cls}_{seed}", params=params, **map_options)
 
 
 def _photo_array(source: str | os.PathLike[str] | np.ndarray) -> np.ndarray:
@@ -113,24 +178,28 @@ def _photo_array(source: str | os.PathLike[str] | np.ndarray) -> np.ndarray:
     return image
 
 
-def texture_from_image(source: str | os.PathLike[str] | np.ndarray, size: int = 512, seed: int = 0, *, model=None) -> np.ndarray:
+def texture_from_image(source: str | os.PathLike[str] | np.ndarray, size: int = 512, seed: int = 0, *, model=None,
+                       progress: Callable[[float], None] | None = None) -> np.ndarray:
     """A new seamless texture with the look of a (non-tileable) photo: its latents re-quilted on a torus."""
     from .model.sample import condition_weights, encode, latent_cells, quilt_from_latent
 
-    m = _resolve(model)
     width = check_size(size)
-    latent = encode(m, _photo_array(source))
+    photo = _photo_array(source)
+    m = _resolve(model)
+    latent = encode(m, photo)
     cells = latent_cells(width, m.config.scale)
     quilted = quilt_from_latent(latent, cells, cells, int(seed))
-    return _decode_at(m, quilted, condition_weights(m.config, m.config.any_class, cells, cells), width, width)
+    return _decode_at(m, quilted, condition_weights(m.config, m.config.any_class, cells, cells), width, width, progress)
 
 
-def material_from_image(source: str | os.PathLike[str] | np.ndarray, size: int = 512, seed: int = 0, *, model=None, name: str = "photo", **map_options: Any) -> Material:
+def material_from_image(source: str | os.PathLike[str] | np.ndarray, size: int = 512, seed: int = 0, *, model=None, name: str = "photo",
+                        progress: Callable[[float], None] | None = None, **map_options: Any) -> Material:
     """A full PBR material with the look of the user's photo, seamless at ``size``."""
+    size = check_size(size)
     m = _resolve(model)
-    basecolor = texture_from_image(source, size, seed, model=m)
+    basecolor = texture_from_image(source, size, seed, model=m, progress=progress)
     params = {"source": str(source) if not isinstance(source, np.ndarray) else "array", "seed": int(seed), "size": int(size), "model_hash": m.model_hash}
-    return derive_maps(basecolor, name=name, params=params, **map_options)
+    return derive_maps(basecolor, copy=False, name=name, params=params, **map_options)
 
 
 def blend_materials(a: str, b: str, mask: np.ndarray, seed: int = 0, *, seed_b: int | None = None, model=None, name: str | None = None, **map_options: Any) -> Material:
@@ -154,7 +223,7 @@ def blend_materials(a: str, b: str, mask: np.ndarray, seed: int = 0, *, seed_b: 
     weights = condition_weights(m.config, ia, cy, cx) * (1.0 - t) + condition_weights(m.config, ib, cy, cx) * t
     basecolor = _decode_at(m, latent.astype(np.float32), weights.astype(np.float32), height, width)
     params = {"blend": [a, b], "seed": int(seed), "model_hash": m.model_hash}
-    return derive_maps(basecolor, name=name or f"{a}_{b}_blend", params=params, **map_options)
+    return derive_maps(basecolor, copy=False, name=name or f"{a}_{b}_blend", params=params, **map_options)
 
 
 def model_info(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:

@@ -60,21 +60,36 @@ def _pil_to_float(img: Image.Image, mode: str) -> np.ndarray:
     return np.asarray(converted, dtype=np.float32) / 255.0
 
 
+_BLOCK_VALUES = 1 << 22  # quantise in row blocks of about this many values (bounded temporaries)
+
+
 def to_uint(image: np.ndarray, bits: int = 8) -> np.ndarray:
-    """Quantise a [0, 1] float image to uint8 or uint16 with rounding."""
+    """Quantise a [0, 1] float image to uint8 or uint16 with rounding (in row blocks: no full-size float copies)."""
     peak = 255 if bits == 8 else 65535
     dtype = np.uint8 if bits == 8 else np.uint16
-    return np.round(np.clip(image, 0.0, 1.0) * peak).astype(dtype)
+    array = np.asarray(image)
+    if array.ndim == 0:
+        return np.round(np.clip(array, 0.0, 1.0) * peak).astype(dtype)
+    out = np.empty(array.shape, dtype=dtype)
+    step = max(1, _BLOCK_VALUES // max(1, array[0].size))
+    for y0 in range(0, array.shape[0], step):
+        block = np.clip(array[y0 : y0 + step], 0.0, 1.0) * peak
+        out[y0 : y0 + step] = np.round(block, out=block)
+    return out
 
 
 def encode_png(image: np.ndarray, bits: int = 8, compression: int = 6) -> bytes:
-    """PNG bytes of an H×W, H×W×1, ×3 or ×4 float image. Deterministic: no timestamps."""
+    """PNG bytes of an H×W, H×W×1, ×3 or ×4 float image. Deterministic: no timestamps.
+
+    An image already quantised to the target depth (uint8 for 8 bits, uint16 for 16) is written as is.
+    """
     if bits not in (8, 16):
         raise ValueError("bits must be 8 or 16")
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
-    quantised = to_uint(array, bits)
+    ready = np.uint8 if bits == 8 else np.uint16
+    quantised = array if array.dtype == ready else to_uint(array, bits)
     if quantised.ndim == 3:
         code = cv2.COLOR_RGB2BGR if quantised.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
         quantised = cv2.cvtColor(quantised, code)
@@ -92,7 +107,7 @@ def save_png(path: str | os.PathLike[str], image: np.ndarray, bits: int = 8) -> 
 
 def luminance(image: np.ndarray) -> np.ndarray:
     """Rec. 601 luminance (0.299 R + 0.587 G + 0.114 B) of an RGB(A) image, H×W."""
-    return (0.299 * image[..., 0] + 0.587 * image[..., 1] + 0.114 * image[..., 2]).astype(np.float32)
+    return (0.299 * image[..., 0] + 0.587 * image[..., 1] + 0.114 * image[..., 2]).astype(np.float32, copy=False)
 
 
 def gaussian_blur_wrap(image: np.ndarray, sigma: float) -> np.ndarray:

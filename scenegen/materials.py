@@ -22,17 +22,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import scipy.fft as sfft
 
 from .errors import ScenegenError
-from .imaging import luminance, save_png
+from .imaging import luminance, save_png, to_uint
 
 NORMAL_CONVENTIONS = ("opengl", "directx")
 MAP_NAMES = ("basecolor", "normal", "roughness", "height", "ao", "orm")
 
+BLOCK_PIXELS = 1 << 21  # row blocks of about this many pixels bound the temporaries of per-pixel maps
 REFERENCE_SIZE = 512.0
 # Height = weighted sum of band-passes of luminance between consecutive blur scales (px at 512²).
 HEIGHT_SIGMAS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
@@ -156,18 +157,26 @@ def normal_from_height(height: np.ndarray, strength: float, scale: float) -> np.
     """Encoded OpenGL tangent-space normal map from wrap-around central differences of ``height``.
 
     ``dh/dx`` is towards the image right, ``dh/dy`` towards the image top; ``n ∝ (-k dh/dx, -k dh/dy, 1)``
-    with ``k = NORMAL_GAIN · strength · scale``.
+    with ``k = NORMAL_GAIN · strength · scale``. Computed in row blocks (bounded temporaries).
     """
     k = np.float32(0.5 * NORMAL_GAIN * strength * scale)  # 0.5: central difference spans 2 px
-    nx = (np.roll(height, 1, axis=1) - np.roll(height, -1, axis=1)) * k  # -k dh/dx
-    ny = (np.roll(height, -1, axis=0) - np.roll(height, 1, axis=0)) * k  # -k dh/dy (rows grow down)
-    inv_len = 1.0 / np.sqrt(nx * nx + ny * ny + np.float32(1.0))
+    rows_total = height.shape[0]
     normal = np.empty(height.shape + (3,), dtype=np.float32)
-    normal[..., 0] = nx * inv_len
-    normal[..., 1] = ny * inv_len
-    normal[..., 2] = inv_len
-    normal *= np.float32(0.5)
-    normal += np.float32(0.5)
+    step = max(1, BLOCK_PIXELS // max(1, height.shape[1]))
+    for y0 in range(0, rows_total, step):
+        y1 = min(rows_total, y0 + step)
+        rows = height[y0:y1]
+        nx = (np.roll(rows, 1, axis=1) - np.roll(rows, -1, axis=1)) * k  # -k dh/dx
+        below = height[np.arange(y0 + 1, y1 + 1) % rows_total]
+        above = height[np.arange(y0 - 1, y1 - 1) % rows_total]
+        ny = (below - above) * k  # -k dh/dy (rows grow down)
+        inv_len = 1.0 / np.sqrt(nx * nx + ny * ny + np.float32(1.0))
+        block = normal[y0:y1]
+        block[..., 0] = nx * inv_len
+        block[..., 1] = ny * inv_len
+        block[..., 2] = inv_len
+        block *= np.float32(0.5)
+        block += np.float32(0.5)
     return normal
 
 
@@ -204,12 +213,23 @@ def roughness_map(
 
     Smoothness = 0.5 · brightness + 0.3 · (1 - local contrast) + 0.2 · (1 - cavity): bright, flat,
     exposed texels read glossier; dark, detailed, recessed ones (dust, grime, mortar) rougher.
+    Evaluated in place (two full-size temporaries).
     """
     lo, hi = roughness_range
-    cav = np.minimum(cavity * np.float32(AO_GAIN), 1.0)
-    smooth = np.float32(0.5) * lum_norm + np.float32(0.3) * (1.0 - contrast) + np.float32(0.2) * (1.0 - cav)
-    rough = np.float32(lo) + np.float32(hi - lo) * (1.0 - smooth)
-    return np.clip(rough, lo, hi).astype(np.float32, copy=False)
+    smooth = np.float32(0.5) * lum_norm
+    term = np.subtract(1.0, contrast, dtype=np.float32)
+    term *= np.float32(0.3)
+    smooth += term
+    np.multiply(cavity, np.float32(AO_GAIN), out=term)
+    np.minimum(term, 1.0, out=term)
+    np.subtract(1.0, term, out=term)
+    term *= np.float32(0.2)
+    smooth += term
+    del term
+    rough = np.subtract(1.0, smooth, out=smooth)
+    rough *= np.float32(hi - lo)
+    rough += np.float32(lo)
+    return np.clip(rough, lo, hi, out=rough)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -217,8 +237,10 @@ def roughness_map(
 # ----------------------------------------------------------------------------------------------
 
 
-def _as_basecolor(basecolor: np.ndarray) -> np.ndarray:
+def _as_basecolor(basecolor: np.ndarray, copy: bool = True) -> np.ndarray:
     array = np.asarray(basecolor)
+    if not copy and array.dtype == np.float32 and array.ndim == 3 and array.shape[2] == 3 and array.flags.c_contiguous:
+        return np.clip(array, 0.0, 1.0, out=array)  # take ownership: no full-size copy
     if array.ndim != 3 or array.shape[2] not in (3, 4) or min(array.shape[:2]) < 4:
         raise ScenegenError(f"base colour must be an H×W×3 (or ×4) image of at least 4×4, got shape {array.shape}")
     if array.dtype == np.uint8:
@@ -251,20 +273,25 @@ def derive_maps(
     metallic: float = 0.0,
     name: str = "material",
     params: dict[str, Any] | None = None,
+    copy: bool = True,
 ) -> Material:
     """Derive height, normal, roughness and AO from a tileable base colour (periodic, size-consistent).
 
     ``height`` (H×W in [0, 1]) is used as given when supplied; otherwise it is derived from the
     colour's luminance. All filters wrap around, so a tileable input gives tileable maps.
+    ``copy=False`` lets the material take ownership of a float32 C-contiguous H×W×3 ``basecolor``
+    (clipped in place, not copied): what the generators do to keep 8192² sets within memory.
     """
-    color = _as_basecolor(basecolor)
+    color = _as_basecolor(basecolor, copy)
     lo, hi = _check_params(normal_strength, roughness_range, ao_strength, metallic)
     h, w = color.shape[:2]
     scale = feature_scale(h, w)
     spec = _Spectral(h, w)
 
+    # Order chosen for peak memory at 8192²: every full-size temporary is freed as soon as it is used.
     lum = luminance(color)
     lum_spectrum = spec.forward(lum)
+    contrast = local_contrast(lum, lum_spectrum, spec, scale)
     if height is None:
         height_map = height_from_luminance(lum_spectrum, spec, scale)
         height_source = "luminance"
@@ -276,8 +303,14 @@ def derive_maps(
             raise ScenegenError(f"height must be {h}×{w} like the base colour, got shape {height_map.shape}")
         height_map = np.ascontiguousarray(np.clip(height_map, 0.0, 1.0), dtype=np.float32)
         height_source = "given"
-
+    del lum_spectrum
+    lum_norm = _normalise(lum)
+    del lum
     cavity = cavity_from_height(spec.forward(height_map), spec, scale)
+    roughness = roughness_map(lum_norm, contrast, cavity, (lo, hi))
+    del lum_norm, contrast
+    ao = ao_from_cavity(cavity, ao_strength)
+    del cavity
     record = {
         "height_source": height_source,
         "normal_strength": float(normal_strength),
@@ -292,8 +325,8 @@ def derive_maps(
         basecolor=color,
         height=height_map,
         normal=normal_from_height(height_map, normal_strength, scale),
-        roughness=roughness_map(_normalise(lum), local_contrast(lum, lum_spectrum, spec, scale), cavity, (lo, hi)),
-        ao=ao_from_cavity(cavity, ao_strength),
+        roughness=roughness,
+        ao=ao,
         metallic=float(metallic),
         name=name,
         params=record,
@@ -308,35 +341,55 @@ def material_paths(name: str, out_dir: str | Path) -> dict[str, Path]:
     return {key: folder / f"{name}_{key}.png" for key in MAP_NAMES + ("preview",)}
 
 
+def _quantised_normal(normal: np.ndarray, convention: str) -> np.ndarray:
+    """8-bit normal map in ``convention`` (DirectX: green flipped) without a full-size float copy."""
+    quantised = to_uint(normal, 8)
+    if convention == "directx":
+        quantised[..., 1] = to_uint(1.0 - normal[..., 1], 8)
+    return quantised
+
+
+def _quantised_orm(material: Material) -> np.ndarray:
+    """8-bit ORM (R AO, G roughness, B metallic), packed straight from the 8-bit channels."""
+    packed = np.empty(material.shape + (3,), dtype=np.uint8)
+    packed[..., 0] = to_uint(material.ao, 8)
+    packed[..., 1] = to_uint(material.roughness, 8)
+    packed[..., 2] = to_uint(np.float32(material.metallic), 8)
+    return packed
+
+
 def save_material(
     material: Material,
     out_dir: str | Path,
     *,
     normal_convention: str = "opengl",
     preview: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
     """Write the texture set as PNGs (atomically); returns ``{map name: path}``.
 
     8-bit: basecolor (sRGB), normal, roughness, ao, orm (R AO, G roughness, B metallic), preview;
     16-bit: height. ``normal_convention="directx"`` flips the normal map's green channel.
-    Identical inputs give byte-identical files.
+    Identical inputs give byte-identical files. Maps are quantised and written one at a time (bounded
+    memory at 8192²); ``progress(map name)`` is called after each file.
     """
     check_normal_convention(normal_convention)
     paths = material_paths(material.name, out_dir)
-    normal = material.normal if normal_convention == "opengl" else to_directx(material.normal)
-    images: dict[str, tuple[np.ndarray, int]] = {
-        "basecolor": (material.basecolor, 8),
-        "normal": (normal, 8),
-        "roughness": (material.roughness, 8),
-        "height": (material.height, 16),
-        "ao": (material.ao, 8),
-        "orm": (material.orm(), 8),
+    images: dict[str, tuple[Callable[[], np.ndarray], int]] = {
+        "basecolor": (lambda: material.basecolor, 8),
+        "normal": (lambda: _quantised_normal(material.normal, normal_convention), 8),
+        "roughness": (lambda: material.roughness, 8),
+        "height": (lambda: material.height, 16),
+        "ao": (lambda: material.ao, 8),
+        "orm": (lambda: _quantised_orm(material), 8),
     }
     if preview:
         from .preview import render_material_preview
 
-        images["preview"] = (render_material_preview(material), 8)
+        images["preview"] = (lambda: render_material_preview(material), 8)
     written: dict[str, Path] = {}
-    for key, (image, bits) in images.items():
-        written[key] = save_png(paths[key], image, bits=bits)
+    for key, (make, bits) in images.items():
+        written[key] = save_png(paths[key], make(), bits=bits)
+        if progress is not None:
+            progress(key)
     return written

@@ -78,13 +78,27 @@ def uv_sphere(
     )
 
 
-def _texture(image: np.ndarray) -> np.ndarray:
-    """uint8 copy of a map, area-downsampled so its longer side is at most MAX_TEXTURE."""
+def _downsampled(image: np.ndarray) -> np.ndarray:
+    """``image`` area-downsampled so its longer side is at most MAX_TEXTURE (as is when it already fits)."""
     h, w = image.shape[:2]
     factor = max(h, w) / MAX_TEXTURE
     if factor > 1:
         image = resize(image, max(1, round(h / factor)), max(1, round(w / factor)))
-    return np.ascontiguousarray(to_uint(image, 8))
+    return image
+
+
+def _texture(image: np.ndarray) -> np.ndarray:
+    """uint8 copy of a map, area-downsampled so its longer side is at most MAX_TEXTURE."""
+    return np.ascontiguousarray(to_uint(_downsampled(image), 8))
+
+
+def _orm_texture(material: Material) -> np.ndarray:
+    """uint8 ORM texture; large maps are downsampled channel by channel (no full-size ORM in memory)."""
+    if max(material.shape) <= MAX_TEXTURE:
+        return _texture(material.orm())
+    ao, rough = _downsampled(material.ao), _downsampled(material.roughness)
+    metal = np.full(ao.shape, np.float32(material.metallic), dtype=np.float32)
+    return np.ascontiguousarray(to_uint(np.stack([ao, rough, metal], axis=2), 8))
 
 
 def _sphere_mesh(material: Material):  # -> pyrender.Mesh
@@ -95,7 +109,7 @@ def _sphere_mesh(material: Material):  # -> pyrender.Mesh
         normal = _texture(normal).astype(np.float32) / 255.0 * 2.0 - 1.0
         normal /= np.linalg.norm(normal, axis=2, keepdims=True) + 1e-8
         normal = normal * 0.5 + 0.5
-    orm_tex = _texture(material.orm())
+    orm_tex = _orm_texture(material)
     pbr = pyrender.MetallicRoughnessMaterial(
         baseColorTexture=_texture(material.basecolor),
         normalTexture=_texture(normal),
@@ -175,5 +189,5 @@ def render_material_preview(material: Material, size: int = 512) -> np.ndarray:
     """
     if size < 16:
         raise ScenegenError(f"preview size must be at least 16, got {size}")
-    swatch = resize(tile_image(material.basecolor, 2, 2), size, size)
+    swatch = resize(tile_image(_downsampled(material.basecolor), 2, 2), size, size)  # no 4× full-size copy
     return np.concatenate([render_sphere(material, size), swatch[..., :3]], axis=1).astype(np.float32)

@@ -101,3 +101,32 @@ def fourier_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     if out.shape[1] != width:
         out = resample(out, width, axis=1)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+@torch.no_grad()
+def decode_sprites(model: LoadedModel, latents: np.ndarray, class_index: int, chunk: int = 64) -> np.ndarray:
+    """Decode N×L×h×w sprite latent grids of one class to N×H×W×4 float32 (straight RGBA, not yet cleaned).
+
+    Sprite conditioning is one class for the whole grid, so each level's conditioning projection is a
+    per-channel constant: it is added as a bias instead of being upsampled to full resolution (the same
+    result as :func:`decode`, with far less memory traffic). Grids are decoded up to ``chunk`` at a time
+    (large batches run much faster on CPU); each image's arithmetic does not depend on the batch it is in
+    (tests/test_sprite_model.py checks one grid alone against the same grid in a batch, bit for bit).
+    """
+    import torch.nn.functional as F
+
+    dec = model.vae.decoder
+    z_all = torch.from_numpy(np.ascontiguousarray(latents, dtype=np.float32))
+    n, _, h, w = z_all.shape
+    emb = dec.embedding(torch.tensor([class_index]))  # 1×C
+    biases = [F.linear(emb, p.weight[:, :, 0, 0], p.bias)[:, :, None, None] for p in dec.cond_proj]
+    out = np.empty((n, h * model.config.scale, w * model.config.scale, model.config.image_channels), np.float32)
+    for start in range(0, n, chunk):
+        z = z_all[start:start + chunk]
+        x = dec.conv_in(torch.cat([z, emb[:, :, None, None].expand(len(z), -1, h, w)], dim=1))
+        for level, block in enumerate(dec.blocks):
+            if level > 0:
+                x = F.silu(dec.up_convs[level - 1](F.interpolate(x, scale_factor=2.0, mode="nearest")))
+            x = block(x + biases[level])
+        out[start:start + len(z)] = torch.sigmoid(dec.conv_out(F.silu(x))).permute(0, 2, 3, 1).numpy()
+    return out

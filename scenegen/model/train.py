@@ -25,9 +25,10 @@ from ..data.patches import PatchSet, load_patch_set, sample_batch
 from ..errors import ScenegenError
 from ..fsutil import atomic_write_bytes, atomic_write_text, sha256_bytes
 from ..imaging import save_png
-from .config import ModelConfig, TrainConfig
-from .losses import RandomFeatureGram, vae_loss
+from .config import SPRITE_ARCHITECTURE, ModelConfig, TrainConfig
+from .losses import RandomFeatureGram, centre, premultiply, vae_loss
 from .prior import bank_key
+from .sprite_prior import fit_sprite_prior
 from .vae import VAE, parameter_count
 from .weights import save_model_dir
 
@@ -117,6 +118,17 @@ def _to_batch(crops: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(crops.transpose(0, 3, 1, 2).copy())
 
 
+def _training_batch(patches: PatchSet, cfg: ModelConfig, batch: int, seed: int, step: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """Texture mode: crops with flips, rotations and colour jitter. Sprite mode: upright crops (sprites
+    stand on their foot), mirrored left-right at random only."""
+    if cfg.mode == "texture":
+        return sample_batch(patches, batch, cfg.crop_size, seed, step, rank)
+    crops, labels = sample_batch(patches, batch, cfg.crop_size, seed, step, rank, augment=False)
+    flip = np.random.default_rng([seed, step, rank, 2]).random(batch) < 0.5
+    crops[flip] = crops[flip][:, :, ::-1]
+    return crops, labels
+
+
 def _sample_grid(vae: VAE, patches: PatchSet, cfg: ModelConfig, seed: int) -> np.ndarray:
     """Rows: real crops, their reconstructions (a quick visual check written during training)."""
     crops, labels = sample_batch(patches, 8, cfg.crop_size, seed, 2**31 - 1, augment=False)
@@ -162,7 +174,7 @@ def heldout_psnr(vae: VAE, patches: PatchSet, cfg: ModelConfig, seed: int) -> fl
         cond = vae.decoder.condition_map(torch.from_numpy(labels), mean.shape[2], mean.shape[3])
         recon = vae.decoder(mean, cond)
     m = cfg.loss_margin
-    err = ((recon - _to_batch(crops))[..., m:-m, m:-m] ** 2).mean().item()
+    err = ((centre(premultiply(recon) - premultiply(_to_batch(crops)), m)) ** 2).mean().item()
     return float(10 * math.log10(1.0 / max(err, 1e-12)))
 
 
@@ -183,7 +195,8 @@ def train(
     ckpt_dir = out / "checkpoints"
     channels = 3 if mode == "texture" else 4
     patches = load_patch_set(data_dir, channels=channels, min_size=crop_size)
-    cfg = ModelConfig(mode=mode, classes=patches.classes, crop_size=crop_size)  # type: ignore[arg-type]
+    arch = SPRITE_ARCHITECTURE if mode == "sprite" else {}
+    cfg = ModelConfig(mode=mode, classes=patches.classes, crop_size=crop_size, **arch)  # type: ignore[arg-type]
     if tcfg.batch % world:
         raise ScenegenError(f"--batch {tcfg.batch} must be divisible by the {world} processes")
     torch.manual_seed(tcfg.seed)
@@ -210,7 +223,7 @@ def train(
     for step in range(start, tcfg.steps):
         for group in opt.param_groups:
             group["lr"] = learning_rate(step, tcfg)
-        crops, labels = sample_batch(patches, per_rank, crop_size, tcfg.seed, step, rank)
+        crops, labels = _training_batch(patches, cfg, per_rank, tcfg.seed, step, rank)
         images = _to_batch(crops)
         noise_gen = torch.Generator().manual_seed(tcfg.seed * 1_000_003 + step * world + rank)
         recon, mean, logvar = model(images, _labels_with_dropout(labels, cfg, tcfg, step, rank), noise_gen)
@@ -245,7 +258,7 @@ def train(
 
 def _finish(out: Path, vae: VAE, patches: PatchSet, cfg: ModelConfig, tcfg: TrainConfig,
             history: list[dict[str, Any]], elapsed: float, world: int, command: str) -> None:
-    prior = build_latent_bank(vae, patches, cfg) if cfg.mode == "texture" else {}
+    prior = build_latent_bank(vae, patches, cfg) if cfg.mode == "texture" else fit_sprite_prior(vae, patches, cfg)
     summary = {
         "steps": tcfg.steps, "batch": tcfg.batch, "seed": tcfg.seed, "processes": world,
         "images": len(patches.images), "skipped": len(patches.skipped),

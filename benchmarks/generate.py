@@ -1,0 +1,329 @@
+"""Material generation: speed, memory and tileability (the figures of METRICS.md).
+
+* material_s@512, material_s@2048: median of ``--runs`` warm runs of ``api.generate_material`` (all maps, in
+  memory, model loaded), with the thread and core counts.
+* decode_efficiency = (decoder FLOPs of one 512² material / material_s@512) / (FLOP/s of a 2048³ float32
+  torch.matmul, median of 5, same threads). Decoder FLOPs from torch.utils.flop_counter.FlopCounterMode.
+* peak_rss_gb at ``--big``² (default 8192): a fresh process per class (ru_maxrss), after generating the set
+  in memory and again after writing its PNGs (preview included), as ``scenegen material`` does.
+* seam_ratio of every map (basecolor, normal, roughness, height, ao) of every class at 512², 2048², big²
+  (mean over SEEDS materials), beside cell_seam_ratio: the wrap-around step over the steps across the other
+  latent-cell boundaries (same phase of the decoder's 8-px grid; ≈ 1 = no seam beyond that grid);
+  tile_seam_ratio: steps across the decoder's internal tile boundaries over those across other cell boundaries
+  (1.0 = invisible), and at 2048² the largest difference between the tiled decode and a whole-canvas decode.
+* --from-image: scikit-image's brick/grass/gravel photos (not tileable) → seam_ratio of every map at 512² and
+  2048², and gram_dist of 128² crops of the result to 128² crops of the photo (as the model sees it, shorter
+  side PHOTO_DETAIL px) beside the real-vs-real and blurred-vs-real references.
+
+Prints a table and one JSON line. Usage:
+    python benchmarks/generate.py [--model DIR] [--runs 5] [--big 8192] [--big-classes all|N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from scenegen import api, metrics
+from scenegen.imaging import resize
+from scenegen.materials import save_material
+from scenegen.model.sample import TILE_CELLS, condition_weights, decode, latent_cells, sample_texture_latent
+
+MAPS = ("basecolor", "normal", "roughness", "height", "ao")
+SEEDS = {512: 4, 2048: 2}  # materials per class averaged for the seam figures (one at the largest size)
+PHOTOS = ("brick", "grass", "gravel")
+TARGETS = {"material_s@512": 0.5, "material_s@2048": 8.0, "peak_rss_gb": 4.0, "seam_ratio": 1.05}
+ROWS = 256  # row block of the streaming seam figures (bounded memory at 8192²)
+
+
+# ------------------------------------------------------------------------------------------ figures
+
+
+def _steps(img: np.ndarray) -> tuple[float, int, float, int]:
+    """Sums and counts of |wrap-around steps| and |interior steps|, in float64, a row block at a time."""
+    arr = img if img.ndim == 3 else img[..., None]
+    h, w = arr.shape[:2]
+    inner_sum, inner_n = 0.0, 0
+    for y0 in range(0, h, ROWS):
+        block = arr[y0 : min(h, y0 + ROWS + 1)].astype(np.float64)  # one row of overlap for the vertical steps
+        inner_sum += float(np.abs(np.diff(block[: min(ROWS, h - y0)], axis=1)).sum() + np.abs(np.diff(block, axis=0)).sum())
+        inner_n += min(ROWS, h - y0) * (w - 1) * arr.shape[2] + (block.shape[0] - 1) * w * arr.shape[2]
+    first_col, last_col = arr[:, 0].astype(np.float64), arr[:, w - 1].astype(np.float64)
+    seam_sum = float(np.abs(first_col - last_col).sum() + np.abs(arr[0].astype(np.float64) - arr[h - 1]).sum())
+    return seam_sum, first_col.size + arr[0].size, inner_sum, inner_n
+
+
+def seam_ratio(img: np.ndarray) -> float:
+    """METRICS.md seam_ratio, streamed over row blocks (equals scenegen.metrics.seam_ratio)."""
+    seam_sum, seam_n, inner_sum, inner_n = _steps(img)
+    return (seam_sum / seam_n) / (inner_sum / inner_n)
+
+
+def _boundary_steps(arr: np.ndarray, xs, ys) -> tuple[float, int]:
+    """Sum and count of |I[:, x] − I[:, x−1]| for x in xs and |I[y] − I[y−1]| for y in ys (y, x may be 0: wrap)."""
+    total, count = 0.0, 0
+    for x in xs:
+        total += float(np.abs(arr[:, x].astype(np.float64) - arr[:, x - 1]).sum())
+        count += arr[:, x].size
+    for y in ys:
+        total += float(np.abs(arr[y].astype(np.float64) - arr[y - 1]).sum())
+        count += arr[y].size
+    return total, count
+
+
+def cell_seam_ratio(img: np.ndarray, cell: int) -> float:
+    """Wrap-around step / mean step across the interior latent-cell boundaries (the same phase of the 8-px grid).
+
+    ≈ 1: the wrap-around edge is like any other cell boundary of the decoder; seam_ratio above that is the
+    decoder's own cell-grid pattern, which every cell boundary of the image shows, not a tiling seam.
+    """
+    arr = img if img.ndim == 3 else img[..., None]
+    h, w = arr.shape[:2]
+    wrap = _boundary_steps(arr, [0], [0])
+    inner = _boundary_steps(arr, range(cell, w, cell), range(cell, h, cell))
+    return (wrap[0] / wrap[1]) / (inner[0] / inner[1])
+
+
+def tile_seam_ratio(img: np.ndarray, tile_px: int, cell: int) -> float | None:
+    """Mean step across the decoder's internal tile boundaries / mean step across the other latent-cell boundaries.
+
+    ≈ 1: tile boundaries are invisible (they are cell boundaries like any other)."""
+    arr = img if img.ndim == 3 else img[..., None]
+    h, w = arr.shape[:2]
+    tiles_x, tiles_y = range(tile_px, w, tile_px), range(tile_px, h, tile_px)
+    if not tiles_x and not tiles_y:
+        return None
+    across = _boundary_steps(arr, tiles_x, tiles_y)
+    others = _boundary_steps(arr, [x for x in range(cell, w, cell) if x % tile_px], [y for y in range(cell, h, cell) if y % tile_px])
+    return (across[0] / across[1]) / (others[0] / others[1])
+
+
+def map_seams(material, cell: int) -> dict[str, dict[str, float]]:
+    """{"seam_ratio": {map: value}, "cell_seam_ratio": {map: value}} of one material."""
+    return {"seam_ratio": {key: seam_ratio(getattr(material, key)) for key in MAPS},
+            "cell_seam_ratio": {key: cell_seam_ratio(getattr(material, key), cell) for key in MAPS}}
+
+
+def mean_seams(rows: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    return {fig: {key: float(np.mean([row[fig][key] for row in rows])) for key in MAPS} for fig in rows[0]}
+
+
+def median_seconds(fn, runs: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_flops(runs: int = 5) -> float:
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    seconds = median_seconds(lambda: a @ b, runs)
+    return 2.0 * 2048**3 / seconds
+
+
+def decoder_flops(model, size: int = 512) -> tuple[float, float]:
+    """(FLOPs, median seconds) of the decoder for one size² material of the first class."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cells = latent_cells(size, model.config.scale)
+    latent = sample_texture_latent(model, 0, cells, cells, 0)
+    weights = condition_weights(model.config, 0, cells, cells)
+    with FlopCounterMode(display=False) as counter:
+        decode(model, latent, weights)
+    return float(counter.get_total_flops()), median_seconds(lambda: decode(model, latent, weights), 5)
+
+
+# ------------------------------------------------------------------------------------------ big sizes
+
+
+def big_child(args: argparse.Namespace) -> None:
+    """In a fresh process: generate one big set, report peak RSS, seconds and every map's seam figures."""
+    def peak_gb() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+
+    model = api.load_model(args.model)
+    loaded = peak_gb()
+    start = time.perf_counter()
+    material = api.generate_material(args.child_big, 0, args.big, model=model)
+    generate_s, generate_peak = time.perf_counter() - start, peak_gb()
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        save_material(material, folder, preview=True)
+        save_s, save_peak = time.perf_counter() - start, peak_gb()
+    cell = model.config.scale
+    print(json.dumps({
+        "class": args.child_big, "size": args.big, "rss_after_load_gb": loaded, "peak_rss_gb": generate_peak,
+        "peak_rss_with_save_gb": save_peak, "generate_s": generate_s, "save_s": save_s, **map_seams(material, cell),
+        "tile_seam_ratio": {k: tile_seam_ratio(getattr(material, k), TILE_CELLS * cell, cell) for k in MAPS},
+    }))
+
+
+def run_big(args: argparse.Namespace, cls: str) -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), "--child-big", cls, "--big", str(args.big)]
+    if args.model:
+        cmd += ["--model", args.model]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"big-size child failed for {cls}:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------------------------------ photos
+
+
+def photo(name: str) -> np.ndarray:
+    from skimage import data as skdata
+
+    grey = getattr(skdata, name)().astype(np.float32) / 255.0
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def crops(images: list[np.ndarray], count: int, side: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        img = images[i % len(images)]
+        y, x = rng.integers(0, img.shape[0] - side + 1), rng.integers(0, img.shape[1] - side + 1)
+        out.append(img[y : y + side, x : x + side])
+    return np.stack(out)
+
+
+def evaluate_photo(model, name: str, sizes: list[int]) -> dict:
+    """Seam figures of --from-image materials of a photo, and gram_dist of the result to the photo."""
+    image = photo(name)
+    short = min(image.shape[:2])
+    seen = resize(image, round(image.shape[0] * api.PHOTO_DETAIL / short), round(image.shape[1] * api.PHOTO_DETAIL / short)) \
+        if short > api.PHOTO_DETAIL else image
+    row: dict = {"photo_seam_ratio": metrics.seam_ratio(image)}
+    generated = []
+    for size in sizes:
+        seams = [map_seams(api.material_from_image(image, size, seed, model=model), model.config.scale)
+                 for seed in range(SEEDS.get(size, 1))]
+        row[f"seams@{size}"] = mean_seams(seams)
+    for seed in range(4):
+        generated.append(api.texture_from_image(image, 512, seed, model=model))
+    real = crops([seen], 16, 128, 0)
+    row["gram_dist"] = metrics.gram_dist(crops(generated, 16, 128, 1), real)
+    row.update({f"gram_{k}": v for k, v in metrics.gram_references(real).items()})
+    return row
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="model directory (default: the shipped model)")
+    parser.add_argument("--runs", type=int, default=5, help="timed warm runs per size (median)")
+    parser.add_argument("--big", type=int, default=8192, help="the largest size (peak RSS, seams)")
+    parser.add_argument("--big-classes", default="all", help="'all' or how many classes to run at the largest size")
+    parser.add_argument("--quick", action="store_true", help="512² only: no 2048², no largest size, one photo")
+    parser.add_argument("--child-big", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_big:
+        big_child(args)
+        return
+    started = time.perf_counter()
+    model = api.load_model(args.model)
+    classes = list(model.classes)
+    first = classes[0]
+    threads, cores = torch.get_num_threads(), os.cpu_count()
+
+    figures: dict = {"benchmark": "generate", "model_hash": model.model_hash, "cores": cores, "threads": threads}
+    small = np.random.default_rng(0).random((64, 80, 3))  # the streamed seam figure is the library's figure
+    assert abs(seam_ratio(small) - metrics.seam_ratio(small)) < 1e-9
+
+    figures["matmul_gflops"] = matmul_flops() / 1e9
+    figures["material_s@512"] = median_seconds(lambda: api.generate_material(first, 0, 512, model=model), args.runs)
+    flops, decode_s = decoder_flops(model)
+    figures["decoder_gflop@512"] = flops / 1e9
+    figures["decode_s@512"] = decode_s
+    figures["decode_efficiency"] = flops / figures["material_s@512"] / (figures["matmul_gflops"] * 1e9)
+    figures["decoder_only_efficiency"] = flops / decode_s / (figures["matmul_gflops"] * 1e9)
+    sizes = [512] if args.quick else [512, 2048]
+    if not args.quick:
+        figures["material_s@2048"] = median_seconds(lambda: api.generate_material(first, 0, 2048, model=model), args.runs)
+
+    seams: dict = {}
+    tiles: dict = {}
+    cell, tile_px = model.config.scale, TILE_CELLS * model.config.scale
+    for size in sizes:
+        seams[str(size)] = {}
+        for cls in classes:
+            materials = [api.generate_material(cls, seed, size, model=model) for seed in range(SEEDS.get(size, 1))]
+            seams[str(size)][cls] = mean_seams([map_seams(m, cell) for m in materials])
+            if size > tile_px:
+                tiles.setdefault(str(size), {})[cls] = max(tile_seam_ratio(getattr(m, k), tile_px, cell) for m in materials for k in MAPS)
+            del materials
+    if not args.quick:  # the tiled decode against one whole-canvas decode (2048²: 2.5 GB of activations)
+        cells = latent_cells(2048, cell)
+        latent = sample_texture_latent(model, 0, cells, cells, 0)
+        weights = condition_weights(model.config, 0, cells, cells)
+        whole = np.clip(decode(model, latent, weights, tile=cells), 0.0, 1.0)
+        figures["tiled_vs_whole_max_abs@2048"] = float(np.abs(api._decode_at(model, latent, weights, 2048, 2048) - whole).max())
+        del whole
+        count = len(classes) if args.big_classes == "all" else max(1, int(args.big_classes))
+        big_rows = {cls: run_big(args, cls) for cls in classes[:count]}
+        seams[str(args.big)] = {cls: {"seam_ratio": row["seam_ratio"], "cell_seam_ratio": row["cell_seam_ratio"]}
+                                for cls, row in big_rows.items()}
+        tiles[str(args.big)] = {cls: max(row["tile_seam_ratio"].values()) for cls, row in big_rows.items()}
+        figures["peak_rss_gb"] = max(row["peak_rss_gb"] for row in big_rows.values())
+        figures["peak_rss_with_save_gb"] = max(row["peak_rss_with_save_gb"] for row in big_rows.values())
+        figures[f"material_s@{args.big}"] = statistics.median(row["generate_s"] for row in big_rows.values())
+        figures[f"save_s@{args.big}"] = statistics.median(row["save_s"] for row in big_rows.values())
+    figures["seams"] = seams
+    figures["seam_ratio_max"] = {size: max(max(row["seam_ratio"].values()) for row in per.values()) for size, per in seams.items()}
+    figures["seam_ratio_mean"] = {size: float(np.mean([list(row["seam_ratio"].values()) for row in per.values()]))
+                                  for size, per in seams.items()}
+    figures["cell_seam_ratio_mean"] = {size: float(np.mean([list(row["cell_seam_ratio"].values()) for row in per.values()]))
+                                       for size, per in seams.items()}
+    figures["tile_seam_ratio_max"] = {size: max(per.values()) for size, per in tiles.items()}
+    figures["tile_seam_ratio"] = tiles
+    photos = PHOTOS[:1] if args.quick else PHOTOS
+    figures["from_image"] = {name: evaluate_photo(model, name, sizes) for name in photos}
+
+    # ---- table
+    print(f"material generation — model {model.model_hash[:12]}, torch threads {threads}, cores {cores}")
+    for key in ("matmul_gflops", "material_s@512", "material_s@2048", f"material_s@{args.big}", f"save_s@{args.big}",
+                "decoder_gflop@512", "decode_s@512", "decode_efficiency", "decoder_only_efficiency", "peak_rss_gb",
+                "peak_rss_with_save_gb"):
+        if key in figures:
+            target = TARGETS.get(key.replace("_with_save", ""))
+            print(f"  {key:<26}{figures[key]:>10.3f}" + (f"   target ≤ {target}" if target and "with_save" not in key else ""))
+    print(f"  seam_ratio per map, mean over {SEEDS} materials per class (target ≤ {TARGETS['seam_ratio']}); "
+          "in brackets cell_seam_ratio (wrap vs the other latent-cell boundaries)")
+    print(f"    {'size':>6} {'class':<13}" + "".join(f"{k:>16}" for k in MAPS) + f"{'tile bound.':>12}")
+    for size, per in seams.items():
+        for cls, row in per.items():
+            tile = tiles.get(size, {}).get(cls)
+            cells = "".join(f"{row['seam_ratio'][k]:>9.3f} ({row['cell_seam_ratio'][k]:.2f})" for k in MAPS)
+            print(f"    {size:>6} {cls:<13}{cells}" + (f"{tile:>12.3f}" if tile else f"{'-':>12}"))
+    if "tiled_vs_whole_max_abs@2048" in figures:
+        print(f"  tiled decode vs whole-canvas decode at 2048²: max |difference| {figures['tiled_vs_whole_max_abs@2048']:.2e}")
+    print("  --from-image on photos that are not tileable")
+    for name, row in figures["from_image"].items():
+        worst = max(max(v["seam_ratio"].values()) for k, v in row.items() if k.startswith("seams@"))
+        mean = np.mean([list(v["seam_ratio"].values()) for k, v in row.items() if k.startswith("seams@")])
+        print(f"    {name:<8} photo seam {row['photo_seam_ratio']:.2f} → map seams mean {mean:.3f}, worst {worst:.3f};  "
+              f"gram_dist {row['gram_dist']:.3f}  (real-vs-real {row['gram_real_vs_real']:.3f}, blurred-vs-real "
+              f"{row['gram_blurred_vs_real']:.3f})")
+    figures["wall_s"] = time.perf_counter() - started
+    print(f"  {figures['wall_s']:.0f} s in all")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

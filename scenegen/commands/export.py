@@ -1,0 +1,65 @@
+"""``scenegen export``: batch-export a library of materials and sprite sets for a game engine (or verify one)."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import say
+
+TARGETS = ("gltf", "godot", "unity", "unreal", "blender")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ScenegenError
+
+    if args.verify:
+        if args.library:
+            raise ScenegenError("--verify takes the export folder only: scenegen export --verify DIR")
+        return _verify(args.verify)
+    if not args.library or not args.out:
+        raise ScenegenError("usage: scenegen export LIBRARY.json --out DIR [--target ...] (or --verify DIR)")
+    from ..export.run import export_library
+
+    summary = export_library(args.library, args.out, target=args.target, workers=args.workers, ray=args.ray,
+                             model=args.model, sprite_model=args.sprite_model, progress=not args.quiet)
+    text = summary.text().splitlines()
+    for line in text[:2]:
+        print(line)
+    for line in text[2:]:
+        say(line)
+    return 1 if summary.failed else 0
+
+
+def _verify(folder: str) -> int:
+    from ..export.manifest import verify_export
+
+    report = verify_export(folder)
+    for problem in report.problems:
+        print(f"{folder}/{problem}")
+    if report.untracked:
+        say(f"note: {len(report.untracked)} file(s) not in the manifest, e.g. {report.untracked[0]}")
+    if report.ok:
+        print(f"ok: all {report.checked} files in {folder} match manifest.json")
+        return 0
+    say(f"error: {len(report.problems)} of {report.checked} files do not match manifest.json")
+    return 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="batch-export materials and sprites for a game engine (resumable, verifiable)",
+        description="Export every material and sprite set of LIBRARY.json into DIR, in the target engine's "
+                    "conventions, with a SHA-256 manifest. Re-running skips what is already exported and "
+                    "verified and redoes what is missing or broken. `scenegen export --verify DIR` checks a folder.")
+    p.add_argument("library", nargs="?", help="library.json (see `scenegen schema --library`)")
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--target", choices=TARGETS, default="gltf", help="engine conventions (default: gltf)")
+    p.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per CPU core)")
+    p.add_argument("--ray", metavar="auto|local|ADDRESS", default=None,
+                   help="run on Ray: 'auto' joins this machine's cluster or starts a local one, 'local' always "
+                        "starts a private one, or a cluster address (ray://host:10001)")
+    p.add_argument("--model", default=None, help="texture model directory (default: library's, else the shipped one)")
+    p.add_argument("--sprite-model", default=None, help="sprite model directory (default: library's, else shipped)")
+    p.add_argument("--verify", metavar="DIR", default=None, help="check DIR's files against its manifest and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(handler=run)

@@ -1,0 +1,245 @@
+"""``scenegen material``: a seamless PBR texture set from a class or a photo, cached by content.
+
+Writes ``NAME_basecolor.png``, ``_normal``, ``_roughness``, ``_height`` (16-bit), ``_ao``, ``_orm`` and
+``_preview`` (lit sphere + 2×2 tiled swatch) into ``--out``. Every input is checked before any work
+(size, class, photo, names); a request already made (same model, inputs and parameters) is served
+from the content-addressed cache (``$SCENEGEN_CACHE`` or ``./.cache``), byte-identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import ScenegenError
+from . import say
+
+CONVENTIONS = ("opengl", "directx")
+WEIGHT_FILES = ("model.safetensors", "prior.safetensors")  # as recorded in a model's config.json
+DECODE_SHARE = 0.8  # fraction of the progress bar the decode takes; writing the files the rest
+
+
+def _model_summary(model_dir: Path) -> tuple[tuple[str, ...], str]:
+    """(classes, model hash) read from a model's config.json, without importing torch.
+
+    The hash is the one ``LoadedModel.model_hash`` gives (SHA-256 over the recorded file hashes).
+    Anything unexpected falls back to loading the model, which raises the precise error.
+    """
+    try:
+        meta = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        classes = tuple(str(c) for c in meta["model"]["classes"])
+        files = meta["files"]
+        digest = hashlib.sha256("".join(files[name] for name in WEIGHT_FILES).encode()).hexdigest()
+        if meta["model"].get("mode", "texture") == "texture" and classes:
+            return classes, digest
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    from ..api import load_model
+
+    model = load_model(model_dir)
+    if model.config.mode != "texture":
+        raise ScenegenError(f"{model_dir}: a {model.config.mode} model; materials need a texture model")
+    return tuple(model.classes), model.model_hash
+
+
+def _safe_name(text: str) -> str:
+    """A material name from free text (a photo's stem): letters, digits, '.', '_', '-'."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")
+    return name or "photo"
+
+
+def _plan(args: argparse.Namespace, classes: tuple[str, ...]) -> list[tuple[str, int]]:
+    """(name, seed) of every material requested."""
+    if args.variations < 1:
+        raise ScenegenError(f"--variations must be at least 1, got {args.variations}")
+    if args.seed < 0:
+        raise ScenegenError(f"--seed must be >= 0, got {args.seed}")
+    if args.cls is not None and args.cls not in classes:
+        raise ScenegenError(f"unknown class '{args.cls}'; this model knows: {', '.join(classes)}")
+    base = args.name or (args.cls if args.cls is not None else _safe_name(Path(args.photo).stem))
+    seeds = range(args.seed, args.seed + args.variations)
+    if args.name and args.variations == 1:
+        return [(args.name, args.seed)]
+    return [(f"{base}_{seed}", seed) for seed in seeds]
+
+
+def _check_photo(path: str):  # -> np.ndarray
+    from ..imaging import load_image
+
+    image = load_image(path)  # a ScenegenError naming the file when it cannot be read
+    if min(image.shape[:2]) < 64:
+        raise ScenegenError(f"{path}: photo is {image.shape[1]}×{image.shape[0]} px; need at least 64 px on the shorter side")
+    return image
+
+
+class _Bar:
+    """A tqdm bar (stderr) that shows only for work lasting over a second, and only on a terminal."""
+
+    def __init__(self, label: str, quiet: bool) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=100, desc=label, unit="%", delay=1.0, disable=True if quiet else None, leave=False,
+                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+        self._done = 0
+
+    def to(self, fraction: float) -> None:
+        target = int(round(100 * min(max(fraction, 0.0), 1.0)))
+        if target > self._done:
+            self._bar.update(target - self._done)
+            self._done = target
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _generate(args: argparse.Namespace, model: Any, seed: int, photo: Any, bar: _Bar):  # -> Material
+    from ..api import generate_material, material_from_image
+
+    def decoded(fraction: float) -> None:
+        bar.to(DECODE_SHARE * 0.9 * fraction)
+
+    if photo is None:
+        material = generate_material(args.cls, seed, args.size, model=model, progress=decoded)
+    else:
+        try:
+            material = material_from_image(photo, args.size, seed, model=model, progress=decoded)
+        except ScenegenError as exc:
+            raise ScenegenError(f"{args.photo}: {exc}") from None
+    bar.to(DECODE_SHARE)
+    return material
+
+
+def _save(args: argparse.Namespace, material: Any, folder: Path, bar: _Bar) -> dict[str, Path]:
+    from ..materials import save_material
+
+    count = 6 + (0 if args.no_preview else 1)
+    state = {"written": 0}
+
+    def saved(_key: str) -> None:
+        state["written"] += 1
+        bar.to(DECODE_SHARE + (1.0 - DECODE_SHARE) * state["written"] / count)
+
+    return save_material(material, folder, normal_convention=args.normal_convention, preview=not args.no_preview, progress=saved)
+
+
+def _make_one(args, name: str, seed: int, photo: Any, state: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """Serve one material from the cache or generate, store and copy it; returns its report."""
+    from ..api import load_model
+    from ..cache import cache_key
+    from ..materials import material_paths
+
+    started = time.perf_counter()
+    targets = {key: path for key, path in material_paths(name, args.out).items() if key != "preview" or not args.no_preview}
+    in_cache = {f"{key}.png": path for key, path in targets.items()}
+    cache, key = state["cache"], cache_key(record)
+    if cache is not None and cache.fetch(key, in_cache) is not None:
+        return {"name": name, "seed": seed, "cached": True, "seconds": time.perf_counter() - started,
+                "files": {k: str(p) for k, p in targets.items()}}
+
+    if state.get("model") is None:
+        state["model"] = load_model(state["model_dir"])
+    bar = _Bar(name, args.quiet)
+    try:
+        material = _generate(args, state["model"], seed, photo, bar)
+        written = None
+        if cache is not None:
+            written = _store_and_fetch(args, cache, key, record, material, in_cache, bar)
+        if written is None:
+            material.name = name
+            _save(args, material, Path(args.out), bar)
+    finally:
+        bar.close()
+    return {"name": name, "seed": seed, "cached": False, "seconds": time.perf_counter() - started,
+            "files": {k: str(p) for k, p in targets.items()}}
+
+
+def _store_and_fetch(args, cache, key: str, record: dict, material, in_cache: dict, bar: _Bar) -> dict | None:
+    """Write the set into a new cache entry, then copy it to --out; None if the cache is unusable."""
+    try:
+        cache.folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".work-", dir=cache.folder) as work:
+            material.name = "m"
+            written = _save(args, material, Path(work), bar)
+            cache.store(key, {f"{k}.png": p for k, p in written.items()}, record, move=True)
+    except OSError as exc:
+        say(f"warning: cache at {cache.folder} not usable ({exc.strerror or exc}); writing without it")
+        return None
+    return cache.fetch(key, in_cache)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import check_size, default_model_dir
+    from ..cache import Cache, request_record
+
+    model_dir = Path(args.model) if args.model else default_model_dir()
+    if args.list:
+        classes, _ = _model_summary(model_dir)
+        print(json.dumps(list(classes)) if args.json else "\n".join(classes))
+        return 0
+    size = check_size(args.size, "--size")
+    if (args.cls is None) == (args.photo is None):
+        raise ScenegenError("give a material CLASS (see --list) or --from-image PHOTO" if args.cls is None
+                            else "give either a CLASS or --from-image PHOTO, not both")
+    photo = _check_photo(args.photo) if args.photo else None
+    if not model_dir.exists():
+        raise ScenegenError(f"{model_dir}: model directory not found")
+    classes, model_hash = _model_summary(model_dir)
+    plan = _plan(args, classes)
+    from ..materials import material_paths
+
+    for name, _seed in plan:
+        material_paths(name, args.out)  # refuses bad names before any work
+
+    state: dict[str, Any] = {"model_dir": model_dir, "cache": None if args.no_cache else Cache("materials")}
+    reports = []
+    for name, seed in plan:
+        parameters = {
+            "source": "photo" if photo is not None else "class",
+            "class": args.cls,
+            "seed": seed,
+            "size": size,
+            "normal_convention": args.normal_convention,
+            "preview": not args.no_preview,
+        }
+        inputs = {"photo": args.photo} if photo is not None else None
+        record = request_record("material", parameters, model_hash=model_hash, inputs=inputs)
+        report = _make_one(args, name, seed, photo, state, record)
+        reports.append(report)
+        if not args.json:
+            how = "cached" if report["cached"] else f"generated in {report['seconds']:.2f} s"
+            print(f"{name}: {len(report['files'])} files in {args.out} ({how})")
+    if args.json:
+        print(json.dumps({"out": str(args.out), "size": size, "model_hash": model_hash, "materials": reports}))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "material",
+        help="a seamless PBR texture set from a class or a photo",
+        description="Write NAME_basecolor/normal/roughness/height(16-bit)/ao/orm/preview.png: a tileable PBR set "
+        "of a class (see --list) or with the look of a photo. Repeated requests come from the cache.",
+    )
+    p.add_argument("cls", nargs="?", metavar="CLASS", help="material class of the model (see --list)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0); the same seed gives the same files")
+    p.add_argument("--size", type=int, default=512, help="N: an N×N set (32–8192; default 512)")
+    p.add_argument("--out", default="out", help="output folder (default: out)")
+    p.add_argument("--name", default=None, help="file name prefix (default CLASS_SEED or PHOTOSTEM_SEED)")
+    p.add_argument("--from-image", dest="photo", metavar="PHOTO", default=None,
+                   help="make a new seamless material with the look of this photo (need not tile)")
+    p.add_argument("--variations", type=int, default=1, help="N materials with seeds SEED…SEED+N-1")
+    p.add_argument("--list", action="store_true", help="print the model's classes and exit")
+    p.add_argument("--normal-convention", choices=CONVENTIONS, default="opengl",
+                   help="opengl (+Y up: glTF, Godot, Blender, Unity) or directx (green flipped: Unreal)")
+    p.add_argument("--model", default=None, help="model directory (default: $SCENEGEN_MODEL or the shipped model)")
+    p.add_argument("--no-preview", action="store_true", help="skip NAME_preview.png (no OpenGL needed)")
+    p.add_argument("--no-cache", action="store_true", help="always generate; neither read nor write the cache")
+    p.add_argument("--json", action="store_true", help="print one JSON object describing what was written")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run)

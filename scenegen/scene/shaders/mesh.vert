@@ -1,0 +1,62 @@
+#version 330 core
+// scenegen's copy of pyrender 0.1.45's mesh.vert. Changes: the normal matrix is M·S⁻² instead of
+// transpose(inverse(M)) (exact for translation·rotation·scale without shear, and much cheaper per vertex),
+// and the tangent frame is never passed on (pyrender's fragment shader rebuilds it from derivatives).
+
+layout(location = 0) in vec3 position;
+#ifdef NORMAL_LOC
+layout(location = NORMAL_LOC) in vec3 normal;
+#endif
+#ifdef TANGENT_LOC
+layout(location = TANGENT_LOC) in vec4 tangent;
+#endif
+#ifdef TEXCOORD_0_LOC
+layout(location = TEXCOORD_0_LOC) in vec2 texcoord_0;
+#endif
+#ifdef TEXCOORD_1_LOC
+layout(location = TEXCOORD_1_LOC) in vec2 texcoord_1;
+#endif
+#ifdef COLOR_0_LOC
+layout(location = COLOR_0_LOC) in vec4 color_0;
+#endif
+layout(location = INST_M_LOC) in mat4 inst_m;
+
+uniform mat4 M;
+uniform mat4 V;
+uniform mat4 P;
+
+out vec3 frag_position;
+#ifdef NORMAL_LOC
+out vec3 frag_normal;
+#endif
+#ifdef TEXCOORD_0_LOC
+out vec2 uv_0;
+#endif
+#ifdef TEXCOORD_1_LOC
+out vec2 uv_1;
+#endif
+#ifdef COLOR_0_LOC
+out vec4 color_multiplier;
+#endif
+
+void main()
+{
+    mat4 model = M * inst_m;
+    vec4 world = model * vec4(position, 1.0);
+    gl_Position = P * (V * world);
+    frag_position = world.xyz;
+#ifdef NORMAL_LOC
+    mat3 linear = mat3(model);
+    vec3 inv_scale2 = 1.0 / vec3(dot(linear[0], linear[0]), dot(linear[1], linear[1]), dot(linear[2], linear[2]));
+    frag_normal = normalize(linear * (normal * inv_scale2));
+#endif
+#ifdef TEXCOORD_0_LOC
+    uv_0 = texcoord_0;
+#endif
+#ifdef TEXCOORD_1_LOC
+    uv_1 = texcoord_1;
+#endif
+#ifdef COLOR_0_LOC
+    color_multiplier = color_0;
+#endif
+}

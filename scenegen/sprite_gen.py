@@ -1,0 +1,154 @@
+"""Generated billboard sprites: RGBA cut-outs of a class from the sprite model, ready for engines.
+
+A sprite is drawn from the class's latent prior (one whole latent grid per sprite), decoded at the model's
+native size (its training crop, 128² for the shipped model) in batches, cleaned there by
+:func:`scenegen.sprites.clean_alpha` (antialiased alpha, specks removed, empty frame, colour bled under
+transparent texels) and then resampled to the requested size: colour bicubic (it is bled, so nothing dark
+comes in from outside), alpha bicubic then re-profiled to a 1.5-pixel edge; the frame is cleared again and
+colour bled once more at the final size, so every transparent texel carries its nearest visible colour.
+
+Everything the scene compositor and the batch exporter need is here: :func:`default_sprite_model_dir`,
+:func:`load_sprite_model`, :func:`sprite_classes`, :func:`generate_sprites`.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .errors import ScenegenError
+from .sprites import clean_alpha, clear_frame, dilate_colour
+
+MIN_SPRITE_SIZE = 64
+MAX_SPRITE_SIZE = 512
+#: Spread of the prior draw (1 = as wide as the training sprites; lower stays closer to typical sprites).
+DEFAULT_TEMPERATURE = 0.8
+_SEED_SALT = 0x5B17E
+_PRIORS: dict[tuple[str, int], Any] = {}
+
+
+def default_sprite_model_dir() -> Path:
+    """``$SCENEGEN_SPRITE_MODEL`` if set, else ``assets/models/sprites`` of this checkout."""
+    env = os.environ.get("SCENEGEN_SPRITE_MODEL")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "assets" / "models" / "sprites"
+
+
+def load_sprite_model(path: str | os.PathLike[str] | None = None):  # -> scenegen.model.weights.LoadedModel
+    """Load (and cache, shared with :func:`scenegen.api.load_model`) a sprite-mode model directory."""
+    from .api import load_model
+
+    model = load_model(path if path is not None else default_sprite_model_dir())
+    _require_sprite_model(model)
+    return model
+
+
+def _require_sprite_model(model) -> None:
+    if model.config.mode != "sprite":
+        raise ScenegenError(f"{model.path}: is a {model.config.mode} model, not a sprite model "
+                            f"(train one with `scenegen train --mode sprite`)")
+
+
+def _resolve(model) -> Any:
+    if model is None or isinstance(model, (str, os.PathLike)):
+        return load_sprite_model(model)
+    _require_sprite_model(model)
+    return model
+
+
+def sprite_classes(model=None) -> tuple[str, ...]:
+    """The sprite classes a model knows (the shipped sprite model by default)."""
+    return tuple(_resolve(model).classes)
+
+
+def check_sprite_size(size: int) -> int:
+    """Refuse sprite sizes outside [MIN_SPRITE_SIZE, MAX_SPRITE_SIZE] before any work is done."""
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
+        raise ScenegenError(f"sprite size must be an integer number of pixels, got {size!r}")
+    if not MIN_SPRITE_SIZE <= size <= MAX_SPRITE_SIZE:
+        raise ScenegenError(f"sprite size {size} is outside the supported range {MIN_SPRITE_SIZE}–{MAX_SPRITE_SIZE} pixels")
+    return int(size)
+
+
+def _non_negative(name: str, value: int) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+        raise ScenegenError(f"sprite {name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def _class_prior(model, index: int):
+    from .model.sprite_prior import load_class_prior
+
+    key = (model.model_hash, index)
+    if key not in _PRIORS:
+        _PRIORS[key] = load_class_prior(model.prior, index)
+    return _PRIORS[key]
+
+
+def sprite_latents(model, index: int, seed: int, count: int, temperature: float = DEFAULT_TEMPERATURE,
+                   first: int = 0) -> np.ndarray:
+    """Latent grids ``first … first + count − 1`` of class ``index``; grid i depends only on (seed, class, i)."""
+    from .model.sprite_prior import sample_latent
+
+    prior = _class_prior(model, index)
+    grids = [sample_latent(prior, np.random.default_rng([seed, index, i, _SEED_SALT]), temperature)
+             for i in range(first, first + count)]
+    return np.stack(grids) if grids else np.zeros((0, *prior.grid), np.float32)
+
+
+def finish_sprite(decoded: np.ndarray, size: int) -> np.ndarray:
+    """A decoded RGBA sprite (native size) → a clean size×size sprite (see the module docstring)."""
+    clean = clean_alpha(np.clip(decoded, 0.0, 1.0))
+    if clean.shape[0] == size and clean.shape[1] == size:
+        return clean
+    factor = size / clean.shape[0]
+    interp = cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA
+    out = np.clip(cv2.resize(clean, (size, size), interpolation=interp), 0.0, 1.0)
+    alpha = out[..., 3]
+    if factor > 1:  # the 1.5 px edge became 1.5·factor px wide: re-profile it around 0.5
+        t = np.clip((alpha - 0.5) * factor + 0.5, 0.0, 1.0)
+        alpha = t * t * (3.0 - 2.0 * t)
+    alpha = clear_frame(alpha)
+    alpha[alpha < 0.5 / 255.0] = 0.0
+    out[..., 3] = alpha
+    return dilate_colour(out)
+
+
+def generate_sprites(cls: str, seed: int = 0, count: int = 1, size: int = 256, *, model=None,
+                     first: int = 0, temperature: float = DEFAULT_TEMPERATURE) -> list[np.ndarray]:
+    """``count`` RGBA sprites of class ``cls``: float32 size×size×4, straight alpha, cleaned, standing on
+    their foot at the bottom centre. Returns sprites ``first … first + count − 1`` of the seed's sequence:
+    sprite i depends only on (model, cls, seed, i, size, temperature), never on ``count`` or batching.
+    Unknown class or a size outside 64–512 is a ScenegenError.
+    """
+    from .api import class_index
+    from .model.sample import decode_sprites
+
+    m = _resolve(model)
+    size = check_sprite_size(size)
+    count, seed, first = _non_negative("count", count), _non_negative("seed", seed), _non_negative("first", first)
+    index = class_index(m, cls)
+    if not 0.0 <= float(temperature) <= 2.0:
+        raise ScenegenError(f"sprite temperature must be within 0–2, got {temperature}")
+    decoded = decode_sprites(m, sprite_latents(m, index, seed, count, float(temperature), first), index)
+    if count < 4:
+        sprites = [finish_sprite(sprite, size) for sprite in decoded]
+    else:
+        with ThreadPoolExecutor(max_workers=2) as pool:  # OpenCV releases the GIL: clean two sprites at once
+            sprites = list(pool.map(lambda sprite: finish_sprite(sprite, size), decoded))
+    for i, sprite in enumerate(sprites):
+        if not (sprite[..., 3] >= 0.5).any():  # a rare draw that decodes to (almost) nothing
+            sprites[i] = _fallback_sprite(m, index, seed, first + i, size)
+    return sprites
+
+
+def _fallback_sprite(model, index: int, seed: int, position: int, size: int) -> np.ndarray:
+    """A draw at temperature 0 (a mixture component's mean: a typical sprite of the class), deterministic."""
+    from .model.sample import decode_sprites
+
+    latent = sprite_latents(model, index, seed, 1, 0.0, position)
+    return finish_sprite(decode_sprites(model, latent, index)[0], size)

@@ -1,0 +1,118 @@
+"""`scenegen build` end to end with real (tiny) models: outputs, cache, determinism, errors, options."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gltf_validation import describe, validate_gltf, validator_available
+from scenegen.imaging import load_image
+from scenegen.sprites import read_glb_json
+from test_scene_support import cli, small_scene, tiny_sprite_model_dir, write_scene
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def models(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    return ["--model", str(tiny_model), "--sprite-model", str(tiny_sprite_model_dir(tmp_path_factory))]
+
+
+@pytest.fixture(scope="module")
+def first_build(models: list[str], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("build")
+    scene = write_scene(root / "scene", small_scene(outputs={"depth": "depth.png"}))
+    cache = root / "cache"
+    code, out, err = cli("build", str(scene), "--out", str(root / "out1"), "--cache", str(cache), *models)
+    assert code == 0, err
+    return {"root": root, "scene": scene, "cache": cache, "out": out, "err": err}
+
+
+def test_outputs_progress_and_summary(first_build: dict) -> None:
+    out_dir = first_build["root"] / "out1"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["build.json", "depth.png", "render.png", "scene.glb"]
+    for stage in ("spec", "materials", "sprites", "compose", "render", "export", "write"):
+        assert re.search(rf"^{stage}\s+\d+\.\d\d s$", first_build["err"], re.M), first_build["err"]
+    assert re.search(r"^counts\s+\d+ meshes, [\d,]+ instances \(150 billboards\)", first_build["out"], re.M)
+    assert "cache      0 hits, 3 generated" in first_build["out"]
+    summary = json.loads((out_dir / "build.json").read_text())
+    assert summary["counts"]["billboards"] == 150 and summary["scatter"][0] == {"name": "tufts", "wanted": 150,
+                                                                                   "placed": 150, "on": "ground"}
+    for name, entry in summary["files"].items():
+        assert entry["bytes"] == (out_dir / name).stat().st_size
+    image = load_image(out_dir / "render.png")
+    assert image.shape == (96, 160, 3)
+    assert image[:10].mean(axis=(0, 1))[2] > image[:10].mean(axis=(0, 1))[0], "sky on top"
+    assert image[-20:].std() > 0.02, "textured ground, not a flat fill"
+    depth = load_image(out_dir / "depth.png")[..., 0]
+    assert depth[0].max() == 0.0 and depth[-1].min() > 0.0, "sky has no depth, the ground has"
+
+
+def test_glb_validates_and_shares_meshes(first_build: dict) -> None:
+    reason = validator_available()
+    if reason:
+        pytest.skip(reason)
+    path = first_build["root"] / "out1" / "scene.glb"
+    issues = validate_gltf(path)
+    assert issues["numErrors"] == 0, describe(issues)
+    gltf = read_glb_json(path.read_bytes())
+    tuft_meshes = [i for i, m in enumerate(gltf["meshes"]) if m["name"].startswith("tufts_")]
+    assert len(tuft_meshes) == 2, "one mesh per sprite variant"
+    users = sum(1 for n in gltf["nodes"] if n.get("mesh") in tuft_meshes)
+    assert users == 150
+    tufts = next(m for m in gltf["materials"] if m["name"] == "tufts")
+    assert tufts["alphaMode"] == "MASK" and tufts["doubleSided"] is True
+
+
+def test_warm_build_hits_the_cache_and_is_byte_identical(first_build: dict, models: list[str]) -> None:
+    root = first_build["root"]
+    code, out, err = cli("build", str(first_build["scene"]), "--out", str(root / "out2"), "--cache",
+                         str(first_build["cache"]), *models)
+    assert code == 0, err
+    assert "cache      3 hits, 0 generated" in out
+    for name in ("render.png", "scene.glb", "build.json", "depth.png"):
+        assert (root / "out1" / name).read_bytes() == (root / "out2" / name).read_bytes(), name
+
+
+def test_gpu_instancing_and_preview(first_build: dict, models: list[str]) -> None:
+    root = first_build["root"]
+    code, _, err = cli("build", str(first_build["scene"]), "--out", str(root / "inst"), "--cache",
+                       str(first_build["cache"]), "--gpu-instancing", *models)
+    assert code == 0, err
+    gltf = read_glb_json((root / "inst" / "scene.glb").read_bytes())
+    assert "EXT_mesh_gpu_instancing" in gltf["extensionsRequired"]
+    if validator_available() is None:
+        assert validate_gltf(root / "inst" / "scene.glb")["numErrors"] == 0
+    code, _, err = cli("build", str(first_build["scene"]), "--out", str(root / "preview"), "--cache",
+                       str(first_build["cache"]), "--preview", "--width", "120", *models)
+    assert code == 0, err
+    assert load_image(root / "preview" / "render.png").shape == (72, 120, 3)
+    assert not (root / "preview" / "scene.glb").exists()
+
+
+def test_failures_write_nothing(first_build: dict, models: list[str], tmp_path: Path) -> None:
+    broken_mesh = tmp_path / "scene" / "hut.obj"
+    broken_mesh.parent.mkdir()
+    broken_mesh.write_text("this is not an OBJ file\n")
+    scene = small_scene()
+    scene["objects"][1] = {"type": "mesh", "name": "hut", "file": "hut.obj", "material": "wall"}
+    path = write_scene(tmp_path / "scene", scene)
+    out = tmp_path / "out"
+    code, _, err = cli("build", str(path), "--out", str(out), "--cache", str(first_build["cache"]), *models)
+    assert code == 2 and "Traceback" not in err
+    assert re.search(r"scene\.json:\d+:\d+: objects\[1\]\.file: .*hut\.obj", err), err
+    assert not out.exists(), "nothing half-written"
+    outside = tmp_path / "rock.obj"
+    outside.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    scene["objects"][1]["file"] = "../rock.obj"
+    path = write_scene(tmp_path / "scene", scene)
+    code, _, err = cli("build", str(path), "--out", str(out), "--cache", str(first_build["cache"]), *models)
+    assert code == 2 and "outside the scene's folder" in err and not out.exists()
+    code, _, err = cli("build", str(path), "--out", str(out), "--cache", str(first_build["cache"]), "--allow-outside",
+                       "--preview", *models)
+    assert code == 0, err
+    assert (out / "render.png").exists()
