@@ -10,7 +10,7 @@ PY          := $(VENV)/bin/python
 export PYOPENGL_PLATFORM ?= egl
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: run test setup setup-test corpus default-model benchmarks blender-addon clean
+.PHONY: run test setup setup-test corpus default-model sprite-model benchmarks blender-addon clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ default-model: corpus
 	$(PY) -m scenegen train --data .cache/corpus/textures --out .cache/train-default --steps 3000 --batch 8 --seed 0 --checkpoint-every 250 --sample-every 250
 	mkdir -p assets/models/default
 	cp .cache/train-default/config.json .cache/train-default/model.safetensors .cache/train-default/prior.safetensors assets/models/default/
+
+sprite-model: setup
+	$(PY) -m scenegen corpus --sprites
+	rm -rf .cache/train-sprites
+	$(PY) -m scenegen train --mode sprite --data .cache/corpus/sprites --out .cache/train-sprites --steps 1200 --batch 8 --seed 0 --gram-weight 0 --checkpoint-every 100 --sample-every 200
+	mkdir -p assets/models/sprites
+	cp .cache/train-sprites/config.json .cache/train-sprites/model.safetensors .cache/train-sprites/prior.safetensors assets/models/sprites/
 
 blender-addon:
 	$(PYTHON) blender_addon/build_zip.py

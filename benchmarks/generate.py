@@ -303,7 +303,8 @@ def main() -> None:
         if key in figures:
             target = TARGETS.get(key.replace("_with_save", ""))
             print(f"  {key:<26}{figures[key]:>10.3f}" + (f"   target ≤ {target}" if target and "with_save" not in key else ""))
-    print(f"  seam_ratio per map, mean over {SEEDS} materials per class (target ≤ {TARGETS['seam_ratio']}); "
+    per_size = ", ".join(f"{n} at {size}²" for size, n in SEEDS.items() if str(size) in seams)
+    print(f"  seam_ratio per map, mean of {per_size} materials per class, 1 at larger sizes (target ≤ {TARGETS['seam_ratio']}); "
           "in brackets cell_seam_ratio (wrap vs the other latent-cell boundaries)")
     print(f"    {'size':>6} {'class':<13}" + "".join(f"{k:>16}" for k in MAPS) + f"{'tile bound.':>12}")
     for size, per in seams.items():

@@ -3,7 +3,7 @@
 Each row is one class: base colour | normal map | preview (lit sphere and 2×2 tiled swatch), all straight
 from the files the command wrote. Writes ``assets/readme/materials_gallery.png`` (deterministic: the same
 model and seed give the same bytes) and prints the Markdown to paste. Usage:
-    python benchmarks/readme_gallery.py [--model DIR] [--seed 0] [--size 512] [--thumb 224] [--out assets/readme]
+    python benchmarks/readme_gallery.py [--model DIR] [--seed 0] [--size 512] [--thumb 176] [--out assets/readme]
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from scenegen.imaging import load_image, resize, save_png
+from scenegen.imaging import load_image, resize, save_png, to_uint
 
 LABEL_W = 150
 HEADER_H = 34
 GAP = 4
-BACKGROUND = 0.11
-TEXT = (0.92, 0.92, 0.92)
+BACKGROUND = 28  # 8-bit grey
+TEXT = (235, 235, 235)
 
 
 def _text(canvas: np.ndarray, text: str, x: int, y: int, scale: float = 0.55) -> None:
@@ -54,23 +54,23 @@ def _materials(model: str | None, seed: int, size: int, folder: Path) -> dict[st
 
 
 def compose(files: dict[str, dict[str, Path]], thumb: int) -> np.ndarray:
-    """Rows of base colour | normal | preview (sphere | swatch), labelled."""
-    width = LABEL_W + 4 * thumb + 2 * GAP
-    rows = [np.full((HEADER_H, width, 3), BACKGROUND, np.float32)]
+    """Rows of base colour | normal | preview (sphere | swatch), labelled; uint8 RGB."""
+    width = LABEL_W + 4 * thumb + 3 * GAP
+    rows = [np.full((HEADER_H, width, 3), BACKGROUND, np.uint8)]
     for title, x in (("base colour", LABEL_W), ("normal (OpenGL)", LABEL_W + thumb + GAP),
                      ("preview: lit sphere | 2x2 tiled", LABEL_W + 2 * (thumb + GAP))):
         _text(rows[0], title, x + 4, HEADER_H - 11)
     for cls, maps in files.items():
-        row = np.full((thumb + GAP, width, 3), BACKGROUND, np.float32)
+        row = np.full((thumb + GAP, width, 3), BACKGROUND, np.uint8)
         _text(row, cls.replace("_", " "), 10, thumb // 2 + 6, 0.6)
         tiles = [resize(load_image(maps["basecolor"]), thumb, thumb), resize(load_image(maps["normal"]), thumb, thumb),
                  resize(load_image(maps["preview"]), thumb, 2 * thumb)]
         x = LABEL_W
         for tile in tiles:
-            row[:thumb, x : x + tile.shape[1]] = tile
+            row[:thumb, x : x + tile.shape[1]] = to_uint(tile, 8)
             x += tile.shape[1] + GAP
         rows.append(row)
-    return np.clip(np.concatenate(rows, axis=0), 0.0, 1.0)
+    return np.concatenate(rows, axis=0)
 
 
 def main() -> None:
@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model directory (default: the shipped model)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=512, help="material size passed to scenegen material")
-    parser.add_argument("--thumb", type=int, default=224, help="pixels per map in the gallery")
+    parser.add_argument("--thumb", type=int, default=176, help="pixels per map in the gallery")
     parser.add_argument("--out", default="assets/readme", help="folder for materials_gallery.png")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:

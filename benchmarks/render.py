@@ -2,6 +2,8 @@
 
 * **build_s** (cold, warm): wall seconds of ``python -m scenegen build examples/<name>/scene.json`` in a fresh
   process, first with an empty cache (materials and sprites generated), then again (all cached).
+* ``*_cpu_s``: the CPU seconds behind each figure (all threads), for machines shared with other work: on an
+  idle 2-core machine the wall time is about the CPU time minus what ran in parallel.
 * **render_s**: seconds to render one 1280×720 frame of the meadow with its billboards raised to exactly
   100,000 instances (an extra grass layer), median of ``--repeats`` renders, for antialias 1 and 2;
   setup (building the pyrender scene, culling) and drawing are reported separately.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -26,14 +29,17 @@ EXAMPLES = ("meadow", "courtyard")
 INSTANCES = 100_000
 
 
-def build_seconds(example: str, cache: Path, out: Path) -> float:
+def build_seconds(example: str, cache: Path, out: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child process) of one `scenegen build` in a fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "scenegen", "build", str(ROOT / "examples" / example / "scene.json"),
                            "--out", str(out), "--cache", str(cache)], capture_output=True, text=True, cwd=ROOT)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"build of {example} failed:\n{done.stderr}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def hundred_thousand(cache: Path):
@@ -63,15 +69,16 @@ def render_seconds(composed, antialias: int, repeats: int) -> dict:
     from scenegen.scene.render import RenderSettings, render_scene
 
     settings = RenderSettings(width=1280, height=720, supersample=antialias, fog_density=0.006)
-    totals, draws, setups, drawn = [], [], [], 0
+    totals, draws, setups, cpus, drawn = [], [], [], [], 0
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = render_scene(composed, settings)
         totals.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu)
         draws.append(result.timings["render_draw_s"])
         setups.append(result.timings["render_setup_s"])
         drawn = result.drawn_instances
-    return {"render_s": statistics.median(totals), "draw_s": statistics.median(draws),
+    return {"render_s": statistics.median(totals), "draw_s": statistics.median(draws), "cpu_s": statistics.median(cpus),
             "setup_s": statistics.median(setups), "drawn_instances": drawn}
 
 
@@ -84,23 +91,28 @@ def main() -> None:
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
     import torch
 
-    figures: dict = {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    figures: dict = {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                     "load_average_start": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="scenegen-bench-") as tmp:
         tmp_path = Path(tmp)
         cache = Path(args.cache) if args.cache else tmp_path / "cache"
         if not args.skip_build:
             for example in EXAMPLES:
-                cold = build_seconds(example, tmp_path / f"cache-{example}", tmp_path / f"out-{example}-1")
-                warm = build_seconds(example, tmp_path / f"cache-{example}", tmp_path / f"out-{example}-2")
+                cold, cold_cpu = build_seconds(example, tmp_path / f"cache-{example}", tmp_path / f"out-{example}-1")
+                warm, warm_cpu = build_seconds(example, tmp_path / f"cache-{example}", tmp_path / f"out-{example}-2")
                 figures[f"build_s_cold_{example}"] = round(cold, 2)
                 figures[f"build_s_warm_{example}"] = round(warm, 2)
+                figures[f"build_cpu_s_cold_{example}"] = round(cold_cpu, 2)
+                figures[f"build_cpu_s_warm_{example}"] = round(warm_cpu, 2)
             cache = tmp_path / "cache-meadow"
         composed = hundred_thousand(cache)
         for antialias in (1, 2):
             r = render_seconds(composed, antialias, args.repeats)
             figures[f"render_s_100k_aa{antialias}"] = round(r["render_s"], 3)
             figures[f"draw_s_100k_aa{antialias}"] = round(r["draw_s"], 3)
+            figures[f"render_cpu_s_100k_aa{antialias}"] = round(r["cpu_s"], 3)
             figures["drawn_instances_100k"] = r["drawn_instances"]
+    figures["load_average_end"] = round(os.getloadavg()[0], 2)
     print(f"{'figure':<28} value   (1280×720, {INSTANCES:,} billboards; {figures['cores']} cores)")
     for key, value in figures.items():
         print(f"{key:<28} {value}")

@@ -28,6 +28,9 @@ MIN_SPRITE_SIZE = 64
 MAX_SPRITE_SIZE = 512
 #: Spread of the prior draw (1 = as wide as the training sprites; lower stays closer to typical sprites).
 DEFAULT_TEMPERATURE = 0.8
+#: Decoded alpha at which the cut-out edge is placed. Below 0.5 because a VAE's decode softens thin parts
+#: (stems, blades, petals) whose alpha then peaks below 0.5.
+ALPHA_THRESHOLD = 0.5
 _SEED_SALT = 0x5B17E
 _PRIORS: dict[tuple[str, int], Any] = {}
 
@@ -100,9 +103,13 @@ def sprite_latents(model, index: int, seed: int, count: int, temperature: float 
     return np.stack(grids) if grids else np.zeros((0, *prior.grid), np.float32)
 
 
-def finish_sprite(decoded: np.ndarray, size: int) -> np.ndarray:
-    """A decoded RGBA sprite (native size) → a clean size×size sprite (see the module docstring)."""
-    clean = clean_alpha(np.clip(decoded, 0.0, 1.0))
+def finish_sprite(decoded: np.ndarray, size: int, threshold: float | None = None) -> np.ndarray:
+    """A decoded RGBA sprite (native size) → a clean size×size sprite (see the module docstring).
+
+    ``threshold``: the decoded alpha level that becomes the cut-out's edge (default ALPHA_THRESHOLD).
+    """
+    threshold = ALPHA_THRESHOLD if threshold is None else threshold
+    clean = clean_alpha(np.clip(decoded, 0.0, 1.0), threshold=threshold)
     if clean.shape[0] == size and clean.shape[1] == size:
         return clean
     factor = size / clean.shape[0]

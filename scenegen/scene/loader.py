@@ -87,7 +87,12 @@ def _check_references(scene: LoadedScene) -> None:
                 raise err(("materials", name, "blend", "mask", "path"), _unknown("path", material.blend.mask.path, spec.paths))
     total = 0
     terrains = [n for n, o in zip(names, spec.objects) if o.type == "terrain"]
+    layer_names: set[str] = set()
     for i, layer in enumerate(spec.scatter):
+        if layer.name is not None:
+            if layer.name in layer_names:
+                raise err(("scatter", i, "name"), f"duplicate scatter layer name '{layer.name}'")
+            layer_names.add(layer.name)
         if layer.sprite is not None and layer.sprite not in spec.sprites:
             raise err(("scatter", i, "sprite"), _unknown("sprite", layer.sprite, spec.sprites))
         if layer.object is not None:

@@ -10,8 +10,11 @@ subclass and by our own shaders in ``scenegen/scene/shaders/`` (copies of pyrend
   poses: one draw call per group. Instances outside the (shadow-extended) view frustum are culled on the CPU
   and the rest sorted front to back.
 * **Shadows**: the sun's orthographic shadow camera is fitted to the scene's bounds in light space (pyrender
-  fits a cube of the scene's diagonal), on a ``SHADOW_MAP``² map sampled with hardware depth comparison
-  (4 bilinear taps; pyrender's 36-tap PCF made the forward pass several times slower on llvmpipe).
+  fits a cube of the scene's diagonal), on a ``SHADOW_MAP``² map sampled with one bilinear hardware
+  depth-comparison tap (pyrender's 36-tap PCF cost as much as all other shading on llvmpipe).
+* **Cost on a CPU rasteriser** (Mesa llvmpipe): the fragment shader is compiled per material kind
+  (``CUTOUT``) and per scene light count, so absent light types cost nothing (llvmpipe ran uniform-bounded
+  light loops for every possible light); cut-out foliage is lit Lambertian with normals bent upwards.
 * **Anti-aliasing**: pyrender's framebuffer is 4× MSAA; on top of that cut-out edges use alpha-to-coverage
   (the alpha test is turned into a sharpened coverage mask), which is enough for clean foliage edges; with
   ``supersample`` > 1 the frame is also rendered that many times larger and area-downsampled (smoother
@@ -40,7 +43,6 @@ if not hasattr(np, "infty"):  # pyrender 0.1.45 uses np.infty (removed in numpy 
 
 SHADER_DIR = Path(__file__).resolve().parent / "shaders"
 SHADOW_MAP = 2048
-MSAA_SAMPLES = int(os.environ.get('SG_MSAA', '4'))
 MAX_TEXTURE = 2048  # textures are area-downsampled to at most this for the renderer (the GLB keeps them whole)
 
 
@@ -174,14 +176,24 @@ def _renderer_class(pyrender):
     from pyrender.constants import RenderFlags, TexFlags
     from pyrender.shader_program import ShaderProgramCache
 
+    class _Programs(ShaderProgramCache):
+        """pyrender's program cache, adding ``extra_defines`` to the defines of our material shader."""
+
+        extra_defines: dict = {}
+
+        def get_program(self, vertex_shader, fragment_shader, geometry_shader=None, defines=None):
+            if fragment_shader == "mesh.frag":
+                defines = {**(defines or {}), **self.extra_defines}
+            return super().get_program(vertex_shader, fragment_shader, geometry_shader, defines)
+
     class SceneRenderer(pyrender.Renderer):
         def __init__(self, width: int, height: int, uniforms: dict, shadow_bounds: np.ndarray):
             super().__init__(width, height)
-            self._program_cache = ShaderProgramCache(shader_dir=str(SHADER_DIR))
+            self._program_cache = _Programs(shader_dir=str(SHADER_DIR))
+            self.light_defines: dict = {}
             self.scene_uniforms = uniforms
             self.shadow_bounds = shadow_bounds
             self._compare_mode: set[int] = set()
-            self.samples = MSAA_SAMPLES
 
         # -- shadows fitted to the scene, at the shadow texture's size ---------------------------------
         def _get_light_cam_matrices(self, scene, light_node, flags):
@@ -210,38 +222,29 @@ def _renderer_class(pyrender):
                     GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
                     self._compare_mode.add(texture._texid)
 
-        def _configure_main_framebuffer(self):
-            """pyrender's offscreen framebuffers, with ``self.samples`` MSAA samples instead of a fixed 4."""
-            if self._main_fb is not None and self._main_fb_dims != (self.viewport_width, self.viewport_height):
-                self._delete_main_framebuffer()
-            if self._main_fb is not None:
-                return
-            w, h = self.viewport_width, self.viewport_height
-            self._main_cb, self._main_db = GL.glGenRenderbuffers(2)
-            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self._main_cb)
-            GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_RGBA, w, h)
-            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self._main_db)
-            GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_DEPTH_COMPONENT24, w, h)
-            self._main_fb = GL.glGenFramebuffers(1)
-            GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, self._main_fb)
-            GL.glFramebufferRenderbuffer(GL.GL_DRAW_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_RENDERBUFFER, self._main_cb)
-            GL.glFramebufferRenderbuffer(GL.GL_DRAW_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_RENDERBUFFER, self._main_db)
-            self._main_cb_ms, self._main_db_ms = GL.glGenRenderbuffers(2)
-            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self._main_cb_ms)
-            GL.glRenderbufferStorageMultisample(GL.GL_RENDERBUFFER, self.samples, GL.GL_RGBA, w, h)
-            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self._main_db_ms)
-            GL.glRenderbufferStorageMultisample(GL.GL_RENDERBUFFER, self.samples, GL.GL_DEPTH_COMPONENT24, w, h)
-            self._main_fb_ms = GL.glGenFramebuffers(1)
-            GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, self._main_fb_ms)
-            GL.glFramebufferRenderbuffer(GL.GL_DRAW_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_RENDERBUFFER,
-                                         self._main_cb_ms)
-            GL.glFramebufferRenderbuffer(GL.GL_DRAW_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_RENDERBUFFER,
-                                         self._main_db_ms)
-            self._main_fb_dims = (w, h)
-
         def _forward_pass(self, scene, flags, seg_node_map=None):
             GL.glDisable(GL.GL_POLYGON_OFFSET_FILL)
+            self._update_light_defines(scene, flags)
             return super()._forward_pass(scene, flags, seg_node_map)
+
+        # -- shader variants: cut-out or opaque, and the scene's light counts -----------------------
+        def _update_light_defines(self, scene, flags) -> None:
+            limits = self._compute_max_n_lights(flags)
+            self.light_defines = {
+                "SCENE_DIRECTIONAL_LIGHTS": min(len(scene.directional_light_nodes), limits[0]),
+                "SCENE_SPOT_LIGHTS": min(len(scene.spot_light_nodes), limits[1]),
+                "SCENE_POINT_LIGHTS": min(len(scene.point_light_nodes), limits[2]),
+            }
+
+        def _get_primitive_program(self, primitive, flags, program_flags):
+            extra = dict(self.light_defines)
+            if primitive.material.alphaMode == "MASK":
+                extra["CUTOUT"] = 1
+            self._program_cache.extra_defines = extra
+            try:
+                return super()._get_primitive_program(primitive, flags, program_flags)
+            finally:
+                self._program_cache.extra_defines = {}
 
         # -- per-draw state: cut-outs, culling, our uniforms --------------------------------------
         def _bind_and_draw_primitive(self, primitive, pose, program, flags):

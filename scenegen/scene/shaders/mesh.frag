@@ -1,12 +1,15 @@
 #version 330 core
-// scenegen's copy of pyrender 0.1.45's mesh.frag. Changes (search "scenegen"):
+// scenegen's copy of pyrender 0.1.45's mesh.frag. Changes (search "scenegen"); scenegen adds the defines
+// CUTOUT (alphaMode MASK) and SCENE_DIRECTIONAL_LIGHTS / SCENE_POINT_LIGHTS / SCENE_SPOT_LIGHTS (how many
+// lights of each kind the scene has: loops with compile-time bounds cost nothing for absent lights, where
+// uniform-bounded loops were run masked for every possible light by llvmpipe).
 //  * alpha cut-out: fragments whose base-colour alpha is below `alpha_cutoff` are discarded, so transparent
 //    texels of MASK materials neither write colour nor depth (pyrender ignores alphaMode MASK);
 //  * double-sided surfaces are shaded with the normal facing the viewer (glTF: back faces flip the normal);
-//    double-sided cut-outs (foliage cards) bend that normal 60% towards +Y;
+//    double-sided cut-outs (foliage cards) bend that normal 60% towards +Y and are lit Lambertian;
 //  * `ambient_ground` gives hemisphere ambient light (sky colour from above, ground colour from below);
 //  * exponential distance fog towards `fog_color` (linear), off when `fog_density` is 0;
-//  * shadow maps are sampled with hardware depth comparison (4 bilinear taps), see shadow_calc;
+//  * shadow maps are sampled with hardware depth comparison (one bilinear tap), see shadow_calc;
 //  * output alpha is the cut-out coverage (1 for opaque materials), for alpha-to-coverage.
 ///////////////////////////////////////////////////////////////////////////////
 // Structs
@@ -255,8 +258,13 @@ vec3 compute_brdf(vec3 n, vec3 v, vec3 l,
                   vec3 f0, vec3 c_diff, vec3 albedo,
                   vec3 radiance)
 {
-        vec3 h = normalize(l+v);
         float nl = clamp(dot(n, l), 0.001, 1.0);
+#ifdef CUTOUT
+        // scenegen: cut-outs (foliage, roughness ~0.9) are lit Lambertian: no visible difference, and the
+        // GGX terms are much of the cost of the many overlapping card fragments on a software rasteriser.
+        return nl * radiance * c_diff / PI;
+#endif
+        vec3 h = normalize(l+v);
         float nv = clamp(abs(dot(n, v)), 0.001, 1.0);
         float nh = clamp(dot(n, h), 0.0, 1.0);
         float lh = clamp(dot(l, h), 0.0, 1.0);
@@ -277,8 +285,8 @@ vec3 compute_brdf(vec3 n, vec3 v, vec3 l,
         return color;
 }
 
-// scenegen: shadow lookups use the GPU's depth comparison (sampler2DShadow, bilinear: 4 comparisons per
-// fetch) at 4 offsets instead of pyrender's 36 manual comparisons; much cheaper on a software rasteriser.
+// scenegen: one shadow lookup with the GPU's depth comparison (sampler2DShadow, bilinear: 2×2 comparisons,
+// filtered) instead of pyrender's 36 manual comparisons: far cheaper on a software rasteriser.
 float shadow_calc(mat4 light_matrix, sampler2DShadow shadow_map, float nl)
 {
     vec4 proj_coords = vec4(light_matrix * vec4(frag_position.xyz, 1.0));
@@ -289,12 +297,7 @@ float shadow_calc(mat4 light_matrix, sampler2DShadow shadow_map, float nl)
     }
     float bias = max(0.001 * (1.0 - nl), 0.0001) / proj_coords.w;
     float compare = light_coords.z - bias;
-    vec2 texel = 1.0 / vec2(textureSize(shadow_map, 0));
-    float lit = texture(shadow_map, vec3(light_coords.xy + vec2(-0.75, -0.25) * texel, compare))
-              + texture(shadow_map, vec3(light_coords.xy + vec2(0.25, -0.75) * texel, compare))
-              + texture(shadow_map, vec3(light_coords.xy + vec2(0.75, 0.25) * texel, compare))
-              + texture(shadow_map, vec3(light_coords.xy + vec2(-0.25, 0.75) * texel, compare));
-    return 1.0 - 0.25 * lit;
+    return 1.0 - texture(shadow_map, vec3(light_coords.xy, compare));
 }
 
 ///////////////////////////////////////////////////////////////////////////////
@@ -330,14 +333,14 @@ void main()
 
     // scenegen: alpha cut-out (MASK). The alpha test becomes a coverage value sharpened to about one pixel,
     // which alpha-to-coverage turns into antialiased edges under MSAA; texels below the cutoff are discarded.
-    float alpha_width = max(fwidth(base_color.a), 1e-4);
     float coverage = 1.0;
-    if (alpha_cutoff > 0.0) {
-        coverage = clamp((base_color.a - alpha_cutoff) / alpha_width + 0.5, 0.0, 1.0);
-        if (coverage <= 0.0) {
-            discard;
-        }
+#ifdef CUTOUT
+    float alpha_width = max(fwidth(base_color.a), 1e-4);
+    coverage = clamp((base_color.a - alpha_cutoff) / alpha_width + 0.5, 0.0, 1.0);
+    if (coverage <= 0.0) {
+        discard;
     }
+#endif
 
     // Compute specular and diffuse colors
     vec3 dialectric_spec = vec3(min_roughness);
@@ -349,14 +352,16 @@ void main()
     if (double_sided != 0 && !gl_FrontFacing) {  // scenegen
         n = -n;
     }
-    if (double_sided != 0 && alpha_cutoff > 0.0) {
+#ifdef CUTOUT
+    if (double_sided != 0) {
         // scenegen: foliage cards are lit as a volume, with normals bent upwards (as engines do for grass),
         // so crossed cards do not split into a lit and a dark half.
         n = normalize(mix(n, vec3(0.0, 1.0, 0.0), 0.6));
     }
+#endif
 
     // Loop over lights
-    for (int i = 0; i < n_directional_lights; i++) {
+    for (int i = 0; i < SCENE_DIRECTIONAL_LIGHTS; i++) {  // scenegen: compile-time count
         vec3 direction = directional_lights[i].direction;
         vec3 v = normalize(cam_pos - frag_position); // Vector towards camera
         vec3 l = normalize(-1.0 * direction);   // Vector towards light
@@ -382,7 +387,7 @@ void main()
         color.xyz += res;
     }
 
-    for (int i = 0; i < n_point_lights; i++) {
+    for (int i = 0; i < SCENE_POINT_LIGHTS; i++) {  // scenegen: compile-time count
         vec3 position = point_lights[i].position;
         vec3 v = normalize(cam_pos - frag_position); // Vector towards camera
         vec3 l = normalize(position - frag_position); // Vector towards light
@@ -397,7 +402,7 @@ void main()
                                 f0, c_diff, base_color.rgb, radiance);
         color.xyz += res;
     }
-    for (int i = 0; i < n_spot_lights; i++) {
+    for (int i = 0; i < SCENE_SPOT_LIGHTS; i++) {  // scenegen: compile-time count
         vec3 position = spot_lights[i].position;
         vec3 v = normalize(cam_pos - frag_position); // Vector towards camera
         vec3 l = normalize(position - frag_position); // Vector towards light
