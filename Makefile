@@ -61,6 +61,7 @@ blender-addon:
 
 benchmarks: setup
 	$(PY) benchmarks/texture_quality.py
+	$(PY) benchmarks/render.py
 
 clean:
 	rm -rf out .pytest_cache

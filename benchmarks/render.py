@@ -29,8 +29,8 @@ EXAMPLES = ("meadow", "courtyard")
 INSTANCES = 100_000
 
 
-def build_seconds(example: str, cache: Path, out: Path) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the child process) of one `scenegen build` in a fresh process."""
+def build_seconds(example: str, cache: Path, out: Path) -> tuple[float, float, str]:
+    """(wall s, CPU s of the child process, its "N hits, M generated" cache line) of one `scenegen build`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "scenegen", "build", str(ROOT / "examples" / example / "scene.json"),
@@ -39,7 +39,8 @@ def build_seconds(example: str, cache: Path, out: Path) -> tuple[float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"build of {example} failed:\n{done.stderr}")
-    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cache_line = next((line.split(None, 1)[1] for line in done.stdout.splitlines() if line.startswith("cache ")), "?")
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), cache_line
 
 
 def hundred_thousand(cache: Path):
@@ -98,8 +99,9 @@ def main() -> None:
         cache = Path(args.cache) if args.cache else tmp_path / "cache"
         if not args.skip_build:
             for example in EXAMPLES:
-                cold, cold_cpu = build_seconds(example, tmp_path / f"cache-{example}", tmp_path / f"out-{example}-1")
-                warm, warm_cpu = build_seconds(example, tmp_path / f"cache-{example}", tmp_path / f"out-{example}-2")
+                cold, cold_cpu, _ = build_seconds(example, tmp_path / f"cache-{example}", tmp_path / f"out-{example}-1")
+                warm, warm_cpu, hits = build_seconds(example, tmp_path / f"cache-{example}", tmp_path / f"out-{example}-2")
+                figures[f"warm_cache_{example}"] = hits
                 figures[f"build_s_cold_{example}"] = round(cold, 2)
                 figures[f"build_s_warm_{example}"] = round(warm, 2)
                 figures[f"build_cpu_s_cold_{example}"] = round(cold_cpu, 2)

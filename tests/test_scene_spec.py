@@ -137,8 +137,9 @@ def test_validate_command_exit_codes(tmp_path: Path, tiny_model: Path) -> None:
 
 @pytest.mark.parametrize("example", sorted(p.parent.name for p in (REPO / "examples").glob("*/scene.json")))
 def test_examples_validate(example: str, default_model_dir: Path) -> None:
-    sprites = REPO / "assets" / "models" / "sprites"
-    if not (sprites / "config.json").exists():
-        pytest.fail("the shipped sprite model is missing from assets/models/sprites")
+    from scenegen.sprite_gen import default_sprite_model_dir
+
+    if not (default_sprite_model_dir() / "config.json").exists():
+        pytest.fail(f"the shipped sprite model is missing from {default_sprite_model_dir()}")
     code, _, err = cli("validate", str(REPO / "examples" / example / "scene.json"))
     assert code == 0, err
