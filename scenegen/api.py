@@ -125,6 +125,12 @@ def _decode_at(model, latent: np.ndarray, weights: np.ndarray, height: int, widt
                     raise
         finally:
             torch.set_num_threads(threads)
+        try:  # glibc keeps the tiles' freed buffers in per-thread arenas: hand them back before the maps
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
+            pass
     if image.shape[:2] != (height, width):
         resized = np.empty((height, width, image.shape[2]), dtype=np.float32)
         for c in range(image.shape[2]):  # one channel at a time: the FFT buffers stay a third as large
@@ -226,6 +232,14 @@ def blend_materials(a: str, b: str, mask: np.ndarray, seed: int = 0, *, seed_b: 
     return derive_maps(basecolor, copy=False, name=name or f"{a}_{b}_blend", params=params, **map_options)
 
 
+def _size_range(mode: str) -> dict[str, int]:
+    if mode == "sprite":
+        from .sprite_gen import MAX_SPRITE_SIZE, MIN_SPRITE_SIZE
+
+        return {"min": MIN_SPRITE_SIZE, "max": MAX_SPRITE_SIZE}
+    return {"min": MIN_SIZE, "max": MAX_SIZE}
+
+
 def model_info(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Classes, parameter count, sizes and hashes of a model directory (verifies it too)."""
     m = load_model(path)
@@ -236,7 +250,7 @@ def model_info(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         "classes": list(m.classes),
         "parameters": m.meta.get("parameters"),
         "latent": {"channels": m.config.latent_channels, "pixels_per_cell": m.config.scale},
-        "sizes": {"min": MIN_SIZE, "max": MAX_SIZE},
+        "sizes": _size_range(m.config.mode),
         "model_hash": m.model_hash,
         "files": files,
         "training": {k: v for k, v in m.meta.get("training", {}).items() if k in ("steps", "batch", "seed", "processes", "images", "wall_s")},

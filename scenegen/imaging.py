@@ -78,30 +78,37 @@ def to_uint(image: np.ndarray, bits: int = 8) -> np.ndarray:
     return out
 
 
-def encode_png(image: np.ndarray, bits: int = 8, compression: int = 6) -> bytes:
-    """PNG bytes of an H×W, H×W×1, ×3 or ×4 float image. Deterministic: no timestamps.
-
-    An image already quantised to the target depth (uint8 for 8 bits, uint16 for 16) is written as is.
-    """
+def _png_buffer(image: np.ndarray, bits: int, compression: int) -> np.ndarray:
+    """The encoded PNG as cv2 returns it (a uint8 array; no extra copy of the encoded bytes)."""
     if bits not in (8, 16):
         raise ValueError("bits must be 8 or 16")
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     ready = np.uint8 if bits == 8 else np.uint16
-    quantised = array if array.dtype == ready else to_uint(array, bits)
-    if quantised.ndim == 3:
-        code = cv2.COLOR_RGB2BGR if quantised.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
-        quantised = cv2.cvtColor(quantised, code)
+    if array.ndim == 3 and array.shape[2] == 3:  # quantise straight into cv2's BGR order: no full-size swap copy
+        quantised = np.ascontiguousarray(array[..., ::-1]) if array.dtype == ready else to_uint(array[..., ::-1], bits)
+    else:
+        quantised = array if array.dtype == ready else to_uint(array, bits)
+        if quantised.ndim == 3:
+            quantised = cv2.cvtColor(quantised, cv2.COLOR_RGBA2BGRA)
     ok, buffer = cv2.imencode(".png", quantised, [cv2.IMWRITE_PNG_COMPRESSION, compression])
     if not ok:
         raise ScenegenError("could not encode PNG")
-    return buffer.tobytes()
+    return buffer
+
+
+def encode_png(image: np.ndarray, bits: int = 8, compression: int = 6) -> bytes:
+    """PNG bytes of an H×W, H×W×1, ×3 or ×4 float image. Deterministic: no timestamps.
+
+    An image already quantised to the target depth (uint8 for 8 bits, uint16 for 16) is written as is.
+    """
+    return _png_buffer(image, bits, compression).tobytes()
 
 
 def save_png(path: str | os.PathLike[str], image: np.ndarray, bits: int = 8) -> Path:
-    """Write ``image`` as an 8- or 16-bit PNG atomically; returns the path."""
-    atomic_write_bytes(path, encode_png(image, bits))
+    """Write ``image`` as an 8- or 16-bit PNG atomically; returns the path (same bytes as ``encode_png``)."""
+    atomic_write_bytes(path, _png_buffer(image, bits, 6))
     return Path(path)
 
 

@@ -114,16 +114,24 @@ class _Spectral:
         return sfft.rfft2(np.asarray(image, dtype=np.float32))
 
     def inverse(self, spectrum: np.ndarray) -> np.ndarray:
-        return sfft.irfft2(spectrum, s=self.shape).astype(np.float32, copy=False)
+        """Real image of a half-spectrum; **consumes** ``spectrum`` (overwritten: no internal copy)."""
+        return sfft.irfft2(spectrum, s=self.shape, overwrite_x=True).astype(np.float32, copy=False)
 
 
-def _normalise(values: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> np.ndarray:
-    """Map the [low_pct, high_pct] percentile range to [0, 1] and clip (shift-invariant)."""
+def _normalise(values: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5, *, inplace: bool = False) -> np.ndarray:
+    """Map the [low_pct, high_pct] percentile range to [0, 1] and clip (shift-invariant).
+
+    ``inplace=True`` reuses ``values`` (float32) for the result: one full-size buffer less.
+    """
     lo, hi = np.percentile(values, [low_pct, high_pct])
     span = float(hi - lo)
     if span < 1e-6:
         return np.full(values.shape, 0.5, dtype=np.float32)
-    out = (values - np.float32(lo)) * np.float32(1.0 / span)
+    if inplace and values.dtype == np.float32:
+        out = np.subtract(values, np.float32(lo), out=values)
+        out *= np.float32(1.0 / span)
+    else:
+        out = (values - np.float32(lo)) * np.float32(1.0 / span)
     return np.clip(out, 0.0, 1.0, out=out).astype(np.float32, copy=False)
 
 
@@ -150,7 +158,8 @@ def height_from_luminance(lum_spectrum: np.ndarray, spec: _Spectral, scale: floa
         current = spec.gaussian(sigma * scale)
         transfer += np.float32(weight) * (previous - current)
         previous = current
-    return _normalise(spec.inverse(lum_spectrum * transfer))
+    del previous, current
+    return _normalise(spec.inverse(lum_spectrum * transfer), inplace=True)
 
 
 def normal_from_height(height: np.ndarray, strength: float, scale: float) -> np.ndarray:
@@ -180,15 +189,19 @@ def normal_from_height(height: np.ndarray, strength: float, scale: float) -> np.
     return normal
 
 
-def cavity_from_height(height_spectrum: np.ndarray, spec: _Spectral, scale: float) -> np.ndarray:
+def cavity_from_height(height_spectrum: np.ndarray, spec: _Spectral, scale: float, consume: bool = False) -> np.ndarray:
     """How far each texel lies below its surroundings (height units, >= 0).
 
     ``max(mean_r blur(h, r) - blur(h, AO_DETAIL_SIGMA), 0)`` over the radii ``AO_SIGMAS`` (scaled);
-    the whole difference of blurs is one transfer function, so one inverse FFT.
+    the whole difference of blurs is one transfer function, so one inverse FFT. ``consume=True`` lets it
+    overwrite ``height_spectrum`` (one full-size complex buffer less at 8192²).
     """
-    transfer = sum(spec.gaussian(s * scale) for s in AO_SIGMAS) / np.float32(len(AO_SIGMAS))
+    transfer = spec.gaussian(AO_SIGMAS[0] * scale)
+    for sigma in AO_SIGMAS[1:]:
+        transfer += spec.gaussian(sigma * scale)
+    transfer /= np.float32(len(AO_SIGMAS))
     transfer -= spec.gaussian(AO_DETAIL_SIGMA * scale)
-    cavity = spec.inverse(height_spectrum * transfer)
+    cavity = spec.inverse(np.multiply(height_spectrum, transfer, out=height_spectrum) if consume else height_spectrum * transfer)
     return np.maximum(cavity, 0.0, out=cavity)
 
 
@@ -202,8 +215,12 @@ def local_contrast(lum: np.ndarray, lum_spectrum: np.ndarray, spec: _Spectral, s
     """Normalised local standard deviation of the luminance in a σ = CONTRAST_SIGMA·scale window."""
     window = spec.gaussian(CONTRAST_SIGMA * scale)
     detail = lum - spec.inverse(lum_spectrum * window)
-    variance = spec.inverse(spec.forward(detail * detail) * window)
-    return _normalise(np.sqrt(np.maximum(variance, 0.0, out=variance)))
+    squared = spec.forward(detail * detail)
+    del detail
+    squared *= window
+    variance = spec.inverse(squared)
+    np.maximum(variance, 0.0, out=variance)
+    return _normalise(np.sqrt(variance, out=variance), inplace=True)
 
 
 def roughness_map(
@@ -304,9 +321,9 @@ def derive_maps(
         height_map = np.ascontiguousarray(np.clip(height_map, 0.0, 1.0), dtype=np.float32)
         height_source = "given"
     del lum_spectrum
-    lum_norm = _normalise(lum)
+    lum_norm = _normalise(lum, inplace=True)
     del lum
-    cavity = cavity_from_height(spec.forward(height_map), spec, scale)
+    cavity = cavity_from_height(spec.forward(height_map), spec, scale, consume=True)
     roughness = roughness_map(lum_norm, contrast, cavity, (lo, hi))
     del lum_norm, contrast
     ao = ao_from_cavity(cavity, ao_strength)
@@ -342,7 +359,7 @@ def material_paths(name: str, out_dir: str | Path) -> dict[str, Path]:
 
 
 def _quantised_normal(normal: np.ndarray, convention: str) -> np.ndarray:
-    """8-bit normal map in ``convention`` (DirectX: green flipped) without a full-size float copy."""
+    """8-bit normal map in ``convention`` (DirectX: green flipped) without a full-size float copy of the map."""
     quantised = to_uint(normal, 8)
     if convention == "directx":
         quantised[..., 1] = to_uint(1.0 - normal[..., 1], 8)
@@ -377,7 +394,7 @@ def save_material(
     paths = material_paths(material.name, out_dir)
     images: dict[str, tuple[Callable[[], np.ndarray], int]] = {
         "basecolor": (lambda: material.basecolor, 8),
-        "normal": (lambda: _quantised_normal(material.normal, normal_convention), 8),
+        "normal": (lambda: material.normal if normal_convention == "opengl" else _quantised_normal(material.normal, normal_convention), 8),
         "roughness": (lambda: material.roughness, 8),
         "height": (lambda: material.height, 16),
         "ao": (lambda: material.ao, 8),

@@ -1,11 +1,13 @@
 """Generated billboard sprites: RGBA cut-outs of a class from the sprite model, ready for engines.
 
-A sprite is drawn from the class's latent prior (one whole latent grid per sprite), decoded at the model's
-native size (its training crop, 128² for the shipped model) in batches, cleaned there by
-:func:`scenegen.sprites.clean_alpha` (antialiased alpha, specks removed, empty frame, colour bled under
-transparent texels) and then resampled to the requested size: colour bicubic (it is bled, so nothing dark
-comes in from outside), alpha bicubic then re-profiled to a 1.5-pixel edge; the frame is cleared again and
-colour bled once more at the final size, so every transparent texel carries its nearest visible colour.
+A sprite is drawn from the class's latent prior (one whole latent grid per sprite, see
+scenegen.model.sprite_prior) and decoded at the model's native size (its training crop, 128² for the
+shipped model), 64 at a time. There its colour is first bled outward from the fairly opaque texels (the
+decoder's colour is barely constrained where its alpha is low), then :func:`scenegen.sprites.clean_alpha`
+makes the cut-out (edge at decoded alpha ``ALPHA_THRESHOLD``, antialiased, specks removed, empty frame,
+colour bled under transparent texels). Finally it is resampled to the requested size: colour bicubic (it is
+bled, so nothing dark comes in from outside), alpha bicubic then re-profiled to a 1.5-pixel edge; the frame
+is cleared again and colour bled once more, so every transparent texel carries its nearest visible colour.
 
 Everything the scene compositor and the batch exporter need is here: :func:`default_sprite_model_dir`,
 :func:`load_sprite_model`, :func:`sprite_classes`, :func:`generate_sprites`.
@@ -27,12 +29,14 @@ from .sprites import clean_alpha, clear_frame, dilate_colour
 MIN_SPRITE_SIZE = 64
 MAX_SPRITE_SIZE = 512
 #: Spread of the prior draw (1 = as wide as the training sprites; lower stays closer to typical sprites).
-DEFAULT_TEMPERATURE = 0.8
+DEFAULT_TEMPERATURE = 0.6
 #: Decoded alpha at which the cut-out edge is placed. Below 0.5 because a VAE's decode softens thin parts
 #: (stems, blades, petals) whose alpha then peaks below 0.5.
-ALPHA_THRESHOLD = 0.5
+ALPHA_THRESHOLD = 0.4
+#: Decoded alpha from which on the decoded colour is trusted (below, the nearest such colour is used).
+RELIABLE_ALPHA = 0.6
 _SEED_SALT = 0x5B17E
-_PRIORS: dict[tuple[str, int], Any] = {}
+_PRIORS: dict[tuple[int, int], tuple[Any, Any]] = {}  # (id of a model's prior dict, class) → (that dict, ClassPrior)
 
 
 def default_sprite_model_dir() -> Path:
@@ -86,10 +90,10 @@ def _non_negative(name: str, value: int) -> int:
 def _class_prior(model, index: int):
     from .model.sprite_prior import load_class_prior
 
-    key = (model.model_hash, index)
-    if key not in _PRIORS:
-        _PRIORS[key] = load_class_prior(model.prior, index)
-    return _PRIORS[key]
+    key = (id(model.prior), index)
+    if key not in _PRIORS or _PRIORS[key][0] is not model.prior:
+        _PRIORS[key] = (model.prior, load_class_prior(model.prior, index))
+    return _PRIORS[key][1]
 
 
 def sprite_latents(model, index: int, seed: int, count: int, temperature: float = DEFAULT_TEMPERATURE,
@@ -109,7 +113,10 @@ def finish_sprite(decoded: np.ndarray, size: int, threshold: float | None = None
     ``threshold``: the decoded alpha level that becomes the cut-out's edge (default ALPHA_THRESHOLD).
     """
     threshold = ALPHA_THRESHOLD if threshold is None else threshold
-    clean = clean_alpha(np.clip(decoded, 0.0, 1.0), threshold=threshold)
+    # colour is only trusted where the decode is fairly opaque (the premultiplied loss barely constrains
+    # it below): bleed it from there first, so no faint, dark decoder fringe becomes the cut-out's edge
+    reliable = dilate_colour(np.clip(decoded, 0.0, 1.0), min_alpha=max(threshold, RELIABLE_ALPHA))
+    clean = clean_alpha(reliable, threshold=threshold)
     if clean.shape[0] == size and clean.shape[1] == size:
         return clean
     factor = size / clean.shape[0]
@@ -139,8 +146,8 @@ def generate_sprites(cls: str, seed: int = 0, count: int = 1, size: int = 256, *
     size = check_sprite_size(size)
     count, seed, first = _non_negative("count", count), _non_negative("seed", seed), _non_negative("first", first)
     index = class_index(m, cls)
-    if not 0.0 <= float(temperature) <= 2.0:
-        raise ScenegenError(f"sprite temperature must be within 0–2, got {temperature}")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)) or not 0.0 <= temperature <= 2.0:
+        raise ScenegenError(f"sprite temperature must be a number within 0–2, got {temperature!r}")
     decoded = decode_sprites(m, sprite_latents(m, index, seed, count, float(temperature), first), index)
     if count < 4:
         sprites = [finish_sprite(sprite, size) for sprite in decoded]

@@ -155,6 +155,13 @@ def test_absurd_size_is_refused_before_any_work(size: str, tmp_path: Path, cache
     assert time.perf_counter() - started < 60
 
 
+def test_output_folder_that_cannot_be_made_is_a_clear_error(tiny_model: Path, tmp_path: Path, cache_dir: Path) -> None:
+    (tmp_path / "taken").write_text("a file, not a folder")
+    result, _ = material_cli("brick", "--out", "taken", "--model", str(tiny_model), cwd=tmp_path)
+    assert_one_line_error(result, "taken", "output folder")
+    assert not cache_dir.exists()  # refused before any work
+
+
 def test_class_and_photo_are_exclusive(tiny_model: Path, tmp_path: Path) -> None:
     result, _ = material_cli("--model", str(tiny_model), cwd=tmp_path)
     assert_one_line_error(result, "CLASS", "--from-image")

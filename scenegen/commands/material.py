@@ -152,7 +152,10 @@ def _make_one(args, name: str, seed: int, photo: Any, state: dict[str, Any], rec
             written = _store_and_fetch(args, cache, key, record, material, in_cache, bar)
         if written is None:
             material.name = name
-            _save(args, material, Path(args.out), bar)
+            try:
+                _save(args, material, Path(args.out), bar)
+            except OSError as exc:
+                raise ScenegenError(f"{args.out}: cannot write the material ({exc.strerror or exc})") from None
     finally:
         bar.close()
     return {"name": name, "seed": seed, "cached": False, "seconds": time.perf_counter() - started,
@@ -195,6 +198,10 @@ def run(args: argparse.Namespace) -> int:
 
     for name, _seed in plan:
         material_paths(name, args.out)  # refuses bad names before any work
+    try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScenegenError(f"{args.out}: cannot create the output folder ({exc.strerror or exc})") from None
 
     state: dict[str, Any] = {"model_dir": model_dir, "cache": None if args.no_cache else Cache("materials")}
     reports = []

@@ -18,6 +18,7 @@ from .vae import VAE, receptive_halo
 from .weights import LoadedModel
 
 TILE_CELLS = 64
+MIN_SPRITE_BATCH = 4  # see decode_sprites
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -110,7 +111,9 @@ def decode_sprites(model: LoadedModel, latents: np.ndarray, class_index: int, ch
     Sprite conditioning is one class for the whole grid, so each level's conditioning projection is a
     per-channel constant: it is added as a bias instead of being upsampled to full resolution (the same
     result as :func:`decode`, with far less memory traffic). Grids are decoded up to ``chunk`` at a time
-    (large batches run much faster on CPU); each image's arithmetic does not depend on the batch it is in
+    (large batches run much faster on CPU). oneDNN takes another code path for a batch of one, whose
+    rounding differs; batches of 2 or more give bit-identical images whatever their size, so a chunk smaller
+    than ``MIN_SPRITE_BATCH`` is padded: a sprite's pixels never depend on how many were decoded with it
     (tests/test_sprite_model.py checks one grid alone against the same grid in a batch, bit for bit).
     """
     import torch.nn.functional as F
@@ -123,10 +126,13 @@ def decode_sprites(model: LoadedModel, latents: np.ndarray, class_index: int, ch
     out = np.empty((n, h * model.config.scale, w * model.config.scale, model.config.image_channels), np.float32)
     for start in range(0, n, chunk):
         z = z_all[start:start + chunk]
+        count = len(z)
+        if count < MIN_SPRITE_BATCH:
+            z = torch.cat([z, z.new_zeros((MIN_SPRITE_BATCH - count, *z.shape[1:]))])
         x = dec.conv_in(torch.cat([z, emb[:, :, None, None].expand(len(z), -1, h, w)], dim=1))
         for level, block in enumerate(dec.blocks):
             if level > 0:
                 x = F.silu(dec.up_convs[level - 1](F.interpolate(x, scale_factor=2.0, mode="nearest")))
             x = block(x + biases[level])
-        out[start:start + len(z)] = torch.sigmoid(dec.conv_out(F.silu(x))).permute(0, 2, 3, 1).numpy()
+        out[start:start + count] = torch.sigmoid(dec.conv_out(F.silu(x)))[:count].permute(0, 2, 3, 1).numpy()
     return out
