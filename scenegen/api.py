@@ -139,34 +139,53 @@ def _decode_at(model, latent: np.ndarray, weights: np.ndarray, height: int, widt
     return np.clip(image, 0.0, 1.0, out=image)
 
 
-def generate_texture(cls: str, seed: int = 0, size: int = 512, *, height: int | None = None, model=None) -> np.ndarray:
-    """A seamless H×W×3 base-colour texture of class ``cls`` (tileable at any size, deterministic)."""
-    from .model.sample import condition_weights, latent_cells, sample_texture_latent
+def _with_grain(image: np.ndarray, profile, seed: int, tag: int, strength: float, mask: np.ndarray | None = None) -> np.ndarray:
+    """``image`` plus the profile's grain (see :mod:`scenegen.model.grain`), seeded by (seed, tag, size)."""
+    from .model.grain import add_grain
+
+    if profile is None or strength <= 0:
+        return image
+    rng = np.random.default_rng([int(seed), int(tag), image.shape[0], image.shape[1], 11])
+    return add_grain(image, profile.scaled(strength), rng, mask)
+
+
+def _check_grain(grain: float) -> float:
+    if not isinstance(grain, (int, float)) or isinstance(grain, bool) or not 0.0 <= grain <= 4.0:
+        raise ScenegenError(f"grain must be a number from 0 (none) to 4, got {grain!r}")
+    return float(grain)
+
+
+def generate_texture(cls: str, seed: int = 0, size: int = 512, *, height: int | None = None, model=None,
+                     grain: float = 1.0, progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """A seamless H×W×3 base-colour texture of class ``cls`` (tileable at any size, deterministic).
+
+    ``grain`` scales the fine detail restored on top of the decode (0 = the bare VAE output, 1 = as fitted).
+    """
+    from .model.sample import class_grain, condition_weights, latent_cells, sample_texture_latent
 
     m = _resolve(model)
     width, height = check_size(size), check_size(height if height is not None else size, "height")
+    strength = _check_grain(grain)
     index = class_index(m, cls)
     cells_y, cells_x = latent_cells(height, m.config.scale), latent_cells(width, m.config.scale)
     latent = sample_texture_latent(m, index, cells_y, cells_x, int(seed))
-    return _decode_at(m, latent, condition_weights(m.config, index, cells_y, cells_x), height, width)
+    image = _decode_at(m, latent, condition_weights(m.config, index, cells_y, cells_x), height, width, progress)
+    return _with_grain(image, class_grain(m, index), seed, index, strength)
 
 
-def generate_material(cls: str, seed: int = 0, size: int = 512, *, model=None, name: str | None = None,
+def generate_material(cls: str, seed: int = 0, size: int = 512, *, model=None, name: str | None = None, grain: float = 1.0,
                       progress: Callable[[float], None] | None = None, **map_options: Any) -> Material:
     """A full PBR material (base colour, height, normal, roughness, AO) of class ``cls``.
 
-    The base colour equals ``generate_texture(cls, seed, size)``; ``progress(fraction)`` is called as
-    the decode advances. The size is checked before anything is loaded.
+    The base colour equals ``generate_texture(cls, seed, size, grain=grain)``; ``progress(fraction)`` is
+    called as the decode advances. The size is checked before anything is loaded.
     """
-    from .model.sample import condition_weights, latent_cells, sample_texture_latent
-
     size = check_size(size)
     m = _resolve(model)
-    index = class_index(m, cls)
-    cells = latent_cells(size, m.config.scale)
-    latent = sample_texture_latent(m, index, cells, cells, int(seed))
-    basecolor = _decode_at(m, latent, condition_weights(m.config, index, cells, cells), size, size, progress)
+    basecolor = generate_texture(cls, seed, size, model=m, grain=grain, progress=progress)
     params = {"class": cls, "seed": int(seed), "size": int(size), "model_hash": m.model_hash}
+    if grain != 1.0:
+        params["grain"] = float(grain)
     return derive_maps(basecolor, copy=False, name=name or f"{cls}_{seed}", params=params, **map_options)
 
 
@@ -185,25 +204,29 @@ def _photo_array(source: str | os.PathLike[str] | np.ndarray) -> np.ndarray:
 
 
 def texture_from_image(source: str | os.PathLike[str] | np.ndarray, size: int = 512, seed: int = 0, *, model=None,
-                       progress: Callable[[float], None] | None = None) -> np.ndarray:
-    """A new seamless texture with the look of a (non-tileable) photo: its latents re-quilted on a torus."""
-    from .model.sample import condition_weights, encode, latent_cells, quilt_from_latent
+                       grain: float = 1.0, progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """A new seamless texture with the look of a (non-tileable) photo: its latents re-quilted on a torus,
+    plus the photo's own grain (what its reconstruction misses)."""
+    from .model.sample import condition_weights, encode, latent_cells, photo_grain, quilt_from_latent
 
     width = check_size(size)
+    strength = _check_grain(grain)
     photo = _photo_array(source)
     m = _resolve(model)
     latent = encode(m, photo)
     cells = latent_cells(width, m.config.scale)
     quilted = quilt_from_latent(latent, cells, cells, int(seed))
-    return _decode_at(m, quilted, condition_weights(m.config, m.config.any_class, cells, cells), width, width, progress)
+    image = _decode_at(m, quilted, condition_weights(m.config, m.config.any_class, cells, cells), width, width, progress)
+    profile = photo_grain(m, photo, latent) if strength > 0 else None
+    return _with_grain(image, profile, seed, m.config.any_class, strength)
 
 
 def material_from_image(source: str | os.PathLike[str] | np.ndarray, size: int = 512, seed: int = 0, *, model=None, name: str = "photo",
-                        progress: Callable[[float], None] | None = None, **map_options: Any) -> Material:
+                        grain: float = 1.0, progress: Callable[[float], None] | None = None, **map_options: Any) -> Material:
     """A full PBR material with the look of the user's photo, seamless at ``size``."""
     size = check_size(size)
     m = _resolve(model)
-    basecolor = texture_from_image(source, size, seed, model=m, progress=progress)
+    basecolor = texture_from_image(source, size, seed, model=m, grain=grain, progress=progress)
     params = {"source": str(source) if not isinstance(source, np.ndarray) else "array", "seed": int(seed), "size": int(size), "model_hash": m.model_hash}
     return derive_maps(basecolor, copy=False, name=name, params=params, **map_options)
 
@@ -228,6 +251,11 @@ def blend_materials(a: str, b: str, mask: np.ndarray, seed: int = 0, *, seed_b: 
     latent = za * (1.0 - t) + zb * t
     weights = condition_weights(m.config, ia, cy, cx) * (1.0 - t) + condition_weights(m.config, ib, cy, cx) * t
     basecolor = _decode_at(m, latent.astype(np.float32), weights.astype(np.float32), height, width)
+    from .model.sample import class_grain
+
+    t_pixels = np.clip(mask if mask.shape == (height, width) else resize(mask[..., None], height, width)[..., 0], 0.0, 1.0)
+    basecolor = _with_grain(basecolor, class_grain(m, ia), seed, ia, 1.0, 1.0 - t_pixels)
+    basecolor = _with_grain(basecolor, class_grain(m, ib), seed if seed_b is None else seed_b, ib, 1.0, t_pixels)
     params = {"blend": [a, b], "seed": int(seed), "model_hash": m.model_hash}
     return derive_maps(basecolor, copy=False, name=name or f"{a}_{b}_blend", params=params, **map_options)
 

@@ -60,6 +60,8 @@ def _plan(args: argparse.Namespace, classes: tuple[str, ...]) -> list[tuple[str,
         raise ScenegenError(f"--variations must be at least 1, got {args.variations}")
     if args.seed < 0:
         raise ScenegenError(f"--seed must be >= 0, got {args.seed}")
+    if not 0.0 <= args.grain <= 4.0:
+        raise ScenegenError(f"--grain must be from 0 (none) to 4, got {args.grain}")
     if args.cls is not None and args.cls not in classes:
         raise ScenegenError(f"unknown class '{args.cls}'; this model knows: {', '.join(classes)}")
     base = args.name or (args.cls if args.cls is not None else _safe_name(Path(args.photo).stem))
@@ -105,10 +107,10 @@ def _generate(args: argparse.Namespace, model: Any, seed: int, photo: Any, bar: 
         bar.to(DECODE_SHARE * 0.9 * fraction)
 
     if photo is None:
-        material = generate_material(args.cls, seed, args.size, model=model, progress=decoded)
+        material = generate_material(args.cls, seed, args.size, model=model, grain=args.grain, progress=decoded)
     else:
         try:
-            material = material_from_image(photo, args.size, seed, model=model, progress=decoded)
+            material = material_from_image(photo, args.size, seed, model=model, grain=args.grain, progress=decoded)
         except ScenegenError as exc:
             raise ScenegenError(f"{args.photo}: {exc}") from None
     bar.to(DECODE_SHARE)
@@ -212,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
             "seed": seed,
             "size": size,
             "normal_convention": args.normal_convention,
+            "grain": args.grain,
             "preview": not args.no_preview,
         }
         inputs = {"photo": args.photo} if photo is not None else None
@@ -240,6 +243,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None, help="file name prefix (default CLASS_SEED or PHOTOSTEM_SEED)")
     p.add_argument("--from-image", dest="photo", metavar="PHOTO", default=None,
                    help="make a new seamless material with the look of this photo (need not tile)")
+    p.add_argument("--grain", type=float, default=1.0,
+                   help="strength of the fine detail added on top of the decode (0 = none, 1 = as fitted; default 1)")
     p.add_argument("--variations", type=int, default=1, help="N materials with seeds SEED…SEED+N-1")
     p.add_argument("--list", action="store_true", help="print the model's classes and exit")
     p.add_argument("--normal-convention", choices=CONVENTIONS, default="opengl",

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     command = "scenegen " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "train" in sys.argv[1:2] else "scenegen train"
     out = train(args.data, args.out, mode=args.mode, tcfg=tcfg, resume=args.resume, crop_size=args.crop,
+                upsample=args.upsample, init_from=args.init_from,
                 command=command, progress=progress)
     bar.close()
     say(f"model written to {out} (samples in {out / 'samples'})")
@@ -54,6 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", type=int, default=128, help="training crop size in pixels (multiple of 8)")
     p.add_argument("--gram-weight", type=float, default=TrainConfig.gram_weight, help="weight of the random-feature Gram loss (0 = off)")
     p.add_argument("--fft-weight", type=float, default=TrainConfig.fft_weight, help="weight of the focal-frequency loss")
+    p.add_argument("--upsample", choices=["nearest", "bilinear"], default=None,
+                   help="decoder upsampling (default: bilinear for textures, nearest for sprites)")
+    p.add_argument("--init-from", metavar="MODEL_DIR", default=None,
+                   help="start from the weights of this model directory (same classes and widths): fine-tuning")
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--sample-every", type=int, default=100)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")

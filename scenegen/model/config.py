@@ -24,6 +24,8 @@ class ModelConfig:
     cond_channels: int = 16
     crop_size: int = 128
     loss_margin: int = 16
+    #: "nearest" or "bilinear" (texture mode wraps the image before interpolating, so it stays periodic).
+    upsample: str = "nearest"
 
     @property
     def image_channels(self) -> int:

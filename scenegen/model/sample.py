@@ -13,12 +13,15 @@ import numpy as np
 import torch
 
 from .config import ModelConfig
+from .grain import GrainProfile, fit_grain, profile_from_tensors
 from .prior import QuiltSettings, bank_key, quilt
 from .vae import VAE, receptive_halo
 from .weights import LoadedModel
 
 TILE_CELLS = 64
 MIN_SPRITE_BATCH = 4  # see decode_sprites
+MIN_SOURCES = 3  # bank grids a texture canvas quilts from, at least ...
+SOURCE_CELLS = 8  # ... and one more per this many latent cells of canvas side
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -71,6 +74,20 @@ def decode(model: LoadedModel, latent: np.ndarray, weights: np.ndarray, tile: in
     return out
 
 
+def class_grain(model: LoadedModel, class_index: int) -> GrainProfile | None:
+    """The grain profile fitted for a class (None for models saved without one)."""
+    return profile_from_tensors(model.prior, class_index)
+
+
+def photo_grain(model: LoadedModel, photo: np.ndarray, latent: np.ndarray) -> GrainProfile:
+    """The grain a photo has beyond its own reconstruction (``latent`` = ``encode(model, photo)``)."""
+    cfg = model.config
+    recon = decode(model, latent, condition_weights(cfg, cfg.any_class, *latent.shape[1:]))
+    m = cfg.loss_margin
+    h, w = recon.shape[:2]
+    return fit_grain(photo[None, m : h - m, m : w - m], recon[None, m : h - m, m : w - m])
+
+
 def latent_cells(size: int, scale: int) -> int:
     """Latent cells needed to cover ``size`` pixels."""
     return max(1, math.ceil(size / scale))
@@ -83,7 +100,21 @@ def sample_texture_latent(model: LoadedModel, class_index: int, height: int, wid
         raise KeyError(f"no latent bank for class index {class_index}")
     bank = model.prior[key].float().numpy()
     rng = np.random.default_rng([seed, class_index, height, width])
-    return quilt(bank, height, width, rng, QuiltSettings())
+    return quilt(bank[coherent_sources(bank, height * width, rng)], height, width, rng, QuiltSettings())
+
+
+def coherent_sources(bank: np.ndarray, cells: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the bank grids one canvas quilts from: a random anchor and its nearest neighbours.
+
+    Quilting from the whole bank mixes every palette of a class into one canvas (a wall of five brick
+    colours) and makes all seeds look alike; a seed's canvas instead draws from a few similar sources
+    (by mean latent), more of them for larger canvases so big textures do not repeat.
+    """
+    count = int(np.clip(round(np.sqrt(cells) / SOURCE_CELLS), MIN_SOURCES, len(bank)))
+    summary = bank.mean(axis=(2, 3))
+    anchor = int(rng.integers(0, len(bank)))
+    distance = ((summary - summary[anchor]) ** 2).sum(axis=1)
+    return np.sort(np.argsort(distance, kind="stable")[:count])
 
 
 def quilt_from_latent(latent: np.ndarray, height: int, width: int, seed: int) -> np.ndarray:
@@ -132,7 +163,7 @@ def decode_sprites(model: LoadedModel, latents: np.ndarray, class_index: int, ch
         x = dec.conv_in(torch.cat([z, emb[:, :, None, None].expand(len(z), -1, h, w)], dim=1))
         for level, block in enumerate(dec.blocks):
             if level > 0:
-                x = F.silu(dec.up_convs[level - 1](F.interpolate(x, scale_factor=2.0, mode="nearest")))
+                x = F.silu(dec.up_convs[level - 1](dec.upsample(x)))
             x = block(x + biases[level])
         out[start:start + count] = torch.sigmoid(dec.conv_out(F.silu(x)))[:count].permute(0, 2, 3, 1).numpy()
     return out

@@ -154,15 +154,38 @@ def build_latent_bank(vae: VAE, patches: PatchSet, cfg: ModelConfig) -> dict[str
         side = min(BANK_SIZE, min(min(img.shape[:2]) for img in images))
         side = (side // cfg.scale) * cfg.scale
         picks = np.linspace(0, len(images) - 1, num=min(BANK_IMAGES, len(images))).round().astype(int)
-        crops = []
-        for pick in picks:
-            img = images[pick]
-            y, x = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
-            crops.append(img[y : y + side, x : x + side])
+        crops = [_centre_crop(images[pick], side) for pick in picks]
         with torch.no_grad():
             means = [vae.encoder(_to_batch(np.stack(crops[i : i + 8])))[0] for i in range(0, len(crops), 8)]
         bank[bank_key(index)] = torch.cat(means).to(torch.float16)
     return bank
+
+
+def fit_grain_profiles(vae: VAE, patches: PatchSet, cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    """Per class, the grain its reconstructions miss (see :mod:`scenegen.model.grain`), as prior tensors."""
+    from .grain import fit_grain, profile_tensors
+
+    margin = cfg.loss_margin
+    tensors: dict[str, torch.Tensor] = {}
+    vae.eval()
+    for index in range(len(cfg.classes)):
+        images = patches.by_class(index)
+        side = (min(cfg.crop_size + 2 * margin, min(min(img.shape[:2]) for img in images)) // cfg.scale) * cfg.scale
+        picks = np.linspace(0, len(images) - 1, num=min(BANK_IMAGES, len(images))).round().astype(int)
+        crops = np.stack([_centre_crop(images[p], side) for p in picks])
+        with torch.no_grad():
+            mean, _ = vae.encoder(_to_batch(crops))
+            cond = vae.decoder.condition_map(torch.full((len(crops),), index), mean.shape[2], mean.shape[3])
+            recon = vae.decoder(mean, cond).permute(0, 2, 3, 1).numpy()
+        inner = (slice(None), slice(margin, side - margin), slice(margin, side - margin))
+        profile = fit_grain(crops[inner], recon[inner])
+        tensors.update({k: torch.from_numpy(v) for k, v in profile_tensors(index, profile).items()})
+    return tensors
+
+
+def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:
+    y, x = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+    return image[y : y + side, x : x + side]
 
 
 def heldout_psnr(vae: VAE, patches: PatchSet, cfg: ModelConfig, seed: int) -> float:
@@ -178,6 +201,18 @@ def heldout_psnr(vae: VAE, patches: PatchSet, cfg: ModelConfig, seed: int) -> fl
     return float(10 * math.log10(1.0 / max(err, 1e-12)))
 
 
+def _initialise_from(vae: VAE, cfg: ModelConfig, source: Path) -> None:
+    """Copy the weights of the model directory ``source`` into ``vae`` (same classes, widths and mode)."""
+    from .weights import load_model_dir
+
+    loaded = load_model_dir(source)
+    theirs, ours = loaded.config.to_dict(), cfg.to_dict()
+    differing = [k for k in ours if k not in ("upsample", "crop_size") and theirs.get(k) != ours[k]]
+    if differing:
+        raise ScenegenError(f"{source}: cannot start from this model, its {', '.join(differing)} differ from this run's")
+    vae.load_state_dict(loaded.vae.state_dict())
+
+
 def train(
     data_dir: str | Path,
     out_dir: str | Path,
@@ -186,21 +221,30 @@ def train(
     tcfg: TrainConfig = TrainConfig(),
     resume: bool = False,
     crop_size: int = 128,
+    upsample: str | None = None,
+    init_from: str | Path | None = None,
     command: str = "",
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
 ) -> Path:
-    """Train a VAE on ``data_dir`` (one sub-folder per class) and write a model directory to ``out_dir``."""
+    """Train a VAE on ``data_dir`` (one sub-folder per class) and write a model directory to ``out_dir``.
+
+    ``upsample`` defaults to bilinear for textures and nearest for sprites; ``init_from`` starts from the
+    weights of an existing model directory with the same classes and widths (fine-tuning).
+    """
     rank, world = _dist_info()
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
     channels = 3 if mode == "texture" else 4
     patches = load_patch_set(data_dir, channels=channels, min_size=crop_size)
     arch = SPRITE_ARCHITECTURE if mode == "sprite" else {}
-    cfg = ModelConfig(mode=mode, classes=patches.classes, crop_size=crop_size, **arch)  # type: ignore[arg-type]
+    upsample = upsample or ("bilinear" if mode == "texture" else "nearest")
+    cfg = ModelConfig(mode=mode, classes=patches.classes, crop_size=crop_size, upsample=upsample, **arch)  # type: ignore[arg-type]
     if tcfg.batch % world:
         raise ScenegenError(f"--batch {tcfg.batch} must be divisible by the {world} processes")
     torch.manual_seed(tcfg.seed)
     vae = VAE(cfg)
+    if init_from is not None:
+        _initialise_from(vae, cfg, Path(init_from))
     opt = torch.optim.Adam(vae.parameters(), lr=tcfg.lr, betas=(0.9, 0.99))
     start, history, elapsed = 0, [], 0.0
     found = latest_checkpoint(ckpt_dir) if ckpt_dir.is_dir() else None
@@ -258,7 +302,10 @@ def train(
 
 def _finish(out: Path, vae: VAE, patches: PatchSet, cfg: ModelConfig, tcfg: TrainConfig,
             history: list[dict[str, Any]], elapsed: float, world: int, command: str) -> None:
-    prior = build_latent_bank(vae, patches, cfg) if cfg.mode == "texture" else fit_sprite_prior(vae, patches, cfg)
+    if cfg.mode == "texture":
+        prior = {**build_latent_bank(vae, patches, cfg), **fit_grain_profiles(vae, patches, cfg)}
+    else:
+        prior = fit_sprite_prior(vae, patches, cfg)
     summary = {
         "steps": tcfg.steps, "batch": tcfg.batch, "seed": tcfg.seed, "processes": world,
         "images": len(patches.images), "skipped": len(patches.skipped),

@@ -1,7 +1,9 @@
 """A class-conditional convolutional VAE with a spatial latent grid.
 
-Decoder: every convolution pads circularly in texture mode and upsampling is nearest-neighbour,
-so a periodic latent grid decodes to a periodic image of any size (8 px per latent cell).
+Decoder: every convolution pads circularly in texture mode, and upsampling either repeats pixels
+(nearest) or interpolates bilinearly after a one-pixel wrap-around pad (never clamped at a border),
+so a periodic latent grid decodes to a periodic image of any size (8 px per latent cell). Bilinear
+upsampling leaves no 8-px cell pattern for the wrap edge (always a cell boundary) to show.
 The class enters as a spatial conditioning map (an embedding broadcast over the grid and injected
 at every scale): the global component that keeps a class's structure, and spatially blendable.
 """
@@ -17,6 +19,16 @@ from .config import ModelConfig
 
 def _conv(cin: int, cout: int, padding_mode: str, kernel: int = 3, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, padding_mode=padding_mode)
+
+
+def upsample2x(x: torch.Tensor, mode: str, periodic: bool) -> torch.Tensor:
+    """Double the resolution; with ``periodic`` the bilinear kernel reads across the wrap-around edge."""
+    if mode == "nearest":
+        return F.interpolate(x, scale_factor=2.0, mode="nearest")
+    if not periodic:
+        return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+    wrapped = F.pad(x, (1, 1, 1, 1), mode="circular")
+    return F.interpolate(wrapped, scale_factor=2.0, mode="bilinear", align_corners=False)[..., 2:-2, 2:-2]
 
 
 class ResBlock(nn.Module):
@@ -68,6 +80,11 @@ class Decoder(nn.Module):
         self.up_convs = nn.ModuleList(_conv(widths[i - 1], widths[i], pad) for i in range(1, len(widths)))
         self.blocks = nn.ModuleList(ResBlock(w, pad) for w in widths)
         self.conv_out = _conv(widths[-1], cfg.image_channels, pad)
+        self.upsample_mode, self.periodic = cfg.upsample, cfg.mode == "texture"
+
+    def upsample(self, x: torch.Tensor) -> torch.Tensor:
+        """One ×2 step of the decoder's upsampling (see :func:`upsample2x`)."""
+        return upsample2x(x, self.upsample_mode, self.periodic)
 
     def condition_map(self, labels: torch.Tensor, height: int, width: int) -> torch.Tensor:
         """Per-image class labels (B,) → a constant B×C×h×w conditioning map."""
@@ -79,8 +96,8 @@ class Decoder(nn.Module):
         x = self.conv_in(torch.cat([z, cond], dim=1))
         for level, block in enumerate(self.blocks):
             if level > 0:
-                x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-                cond = F.interpolate(cond, scale_factor=2.0, mode="nearest")
+                x = self.upsample(x)
+                cond = self.upsample(cond)
                 x = F.silu(self.up_convs[level - 1](x))
             x = block(x + self.cond_proj[level](cond))
         return torch.sigmoid(self.conv_out(F.silu(x)))
