@@ -64,7 +64,10 @@ blender-addon:
 
 benchmarks: setup
 	$(PY) benchmarks/texture_quality.py
+	$(PY) benchmarks/generate.py
+	$(PY) benchmarks/sprites.py
 	$(PY) benchmarks/render.py
+	$(PY) benchmarks/export.py
 
 clean:
 	rm -rf out .pytest_cache
