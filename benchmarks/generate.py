@@ -16,7 +16,7 @@
   side PHOTO_DETAIL px) beside the real-vs-real and blurred-vs-real references.
 
 Prints a table and one JSON line. Usage:
-    python benchmarks/generate.py [--model DIR] [--runs 5] [--big 8192] [--big-classes all|N] [--quick]
+    python benchmarks/generate.py [--model DIR] [--runs 5] [--big 8192] [--big-classes 2|all] [--quick]
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model directory (default: the shipped model)")
     parser.add_argument("--runs", type=int, default=5, help="timed warm runs per size (median)")
     parser.add_argument("--big", type=int, default=8192, help="the largest size (peak RSS, seams)")
-    parser.add_argument("--big-classes", default="all", help="'all' or how many classes to run at the largest size")
+    parser.add_argument("--big-classes", default="2", help="'all' or how many classes to run at the largest size (default 2: a full sweep takes ~30 min on 2 cores)")
     parser.add_argument("--quick", action="store_true", help="512² only: no 2048², no largest size, one photo")
     parser.add_argument("--child-big", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -18,6 +18,8 @@ from .materials import Material, derive_maps
 
 MIN_SIZE = 32
 MAX_SIZE = 8192
+#: Filter scale of the PBR maps of generated textures: their texels have a fixed size whatever the canvas.
+GENERATED_PIXEL_SCALE = 1.0
 PHOTO_DETAIL = 384  # a photo's shorter side is brought to this many pixels before encoding
 
 _MODEL_CACHE: dict[str, Any] = {}
@@ -186,7 +188,7 @@ def generate_material(cls: str, seed: int = 0, size: int = 512, *, model=None, n
     params = {"class": cls, "seed": int(seed), "size": int(size), "model_hash": m.model_hash}
     if grain != 1.0:
         params["grain"] = float(grain)
-    return derive_maps(basecolor, copy=False, name=name or f"{cls}_{seed}", params=params, **map_options)
+    return derive_maps(basecolor, copy=False, pixel_scale=GENERATED_PIXEL_SCALE, name=name or f"{cls}_{seed}", params=params, **map_options)
 
 
 def _photo_array(source: str | os.PathLike[str] | np.ndarray) -> np.ndarray:
@@ -228,7 +230,7 @@ def material_from_image(source: str | os.PathLike[str] | np.ndarray, size: int =
     m = _resolve(model)
     basecolor = texture_from_image(source, size, seed, model=m, grain=grain, progress=progress)
     params = {"source": str(source) if not isinstance(source, np.ndarray) else "array", "seed": int(seed), "size": int(size), "model_hash": m.model_hash}
-    return derive_maps(basecolor, copy=False, name=name, params=params, **map_options)
+    return derive_maps(basecolor, copy=False, pixel_scale=GENERATED_PIXEL_SCALE, name=name, params=params, **map_options)
 
 
 def blend_materials(a: str, b: str, mask: np.ndarray, seed: int = 0, *, seed_b: int | None = None, model=None, name: str | None = None, **map_options: Any) -> Material:
@@ -257,7 +259,7 @@ def blend_materials(a: str, b: str, mask: np.ndarray, seed: int = 0, *, seed_b: 
     basecolor = _with_grain(basecolor, class_grain(m, ia), seed, ia, 1.0, 1.0 - t_pixels)
     basecolor = _with_grain(basecolor, class_grain(m, ib), seed if seed_b is None else seed_b, ib, 1.0, t_pixels)
     params = {"blend": [a, b], "seed": int(seed), "model_hash": m.model_hash}
-    return derive_maps(basecolor, copy=False, name=name or f"{a}_{b}_blend", params=params, **map_options)
+    return derive_maps(basecolor, copy=False, pixel_scale=GENERATED_PIXEL_SCALE, name=name or f"{a}_{b}_blend", params=params, **map_options)
 
 
 def _size_range(mode: str) -> dict[str, int]:

@@ -5,9 +5,9 @@ Conventions (see /work/shared/ANCHORS.md):
 * Every map is ``float32`` in [0, 1]; grey maps are H×W, colour maps H×W×3.
 * **Periodic by construction**: every spatial operation wraps around (``np.roll`` or an FFT), so a
   tileable base colour gives tileable maps, and shifting the input shifts every map the same way.
-* **Size-consistent**: one tile of material covers a fixed physical area whatever the resolution, so
-  every filter radius (σ) in pixels is multiplied by ``scale = sqrt(H·W) / 512`` and normal slopes are
-  multiplied by the same factor. A 1024² set looks like a sharper 512² set, not a finer-grained one.
+* **Scale-aware**: every filter radius (σ) in pixels and every normal slope is multiplied by a pixel
+  scale. For an arbitrary image it is ``sqrt(H·W) / 512`` (the image is one tile of surface, so a 1024²
+  photo gives a sharper 512² set); generated textures have fixed-size texels, so the generators pass 1.
 * **Normals**: tangent space, encoded ``n * 0.5 + 0.5``; OpenGL/glTF convention: +X (red) points to
   the right of the image, +Y (green) to the **top** of the image, +Z (blue) out of the surface.
   With ``h`` the height and ``y`` measured upwards, ``n ∝ (-k ∂h/∂x, -k ∂h/∂y, 1)``: a slope whose
@@ -291,6 +291,7 @@ def derive_maps(
     name: str = "material",
     params: dict[str, Any] | None = None,
     copy: bool = True,
+    pixel_scale: float | None = None,
 ) -> Material:
     """Derive height, normal, roughness and AO from a tileable base colour (periodic, size-consistent).
 
@@ -298,11 +299,16 @@ def derive_maps(
     colour's luminance. All filters wrap around, so a tileable input gives tileable maps.
     ``copy=False`` lets the material take ownership of a float32 C-contiguous H×W×3 ``basecolor``
     (clipped in place, not copied): what the generators do to keep 8192² sets within memory.
+    ``pixel_scale`` multiplies every filter radius and slope; by default ``sqrt(H·W) / 512`` (an image of
+    any size shows one tile of surface). Generators pass 1.0: their texels have a fixed size (8 px per
+    latent cell), so a larger canvas shows more surface, and its maps must match the 512² ones texel for texel.
     """
     color = _as_basecolor(basecolor, copy)
     lo, hi = _check_params(normal_strength, roughness_range, ao_strength, metallic)
     h, w = color.shape[:2]
-    scale = feature_scale(h, w)
+    scale = feature_scale(h, w) if pixel_scale is None else float(pixel_scale)
+    if not scale > 0:
+        raise ScenegenError(f"pixel_scale must be positive, got {pixel_scale!r}")
     spec = _Spectral(h, w)
 
     # Order chosen for peak memory at 8192²: every full-size temporary is freed as soon as it is used.
