@@ -39,7 +39,7 @@ run: setup
 test: setup-test
 	$(PY) -m pytest -q --durations=15
 
-# Rebuild the built-in training corpus and retrain the shipped default model (about 45 min on 2 cores).
+# Rebuild the built-in texture training corpus (.cache/corpus/textures).
 corpus: setup
 	$(PY) -m scenegen corpus
 

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from .errors import ScenegenError
-from .sprites import clean_alpha, clear_frame, dilate_colour
+from .sprites import clean_alpha, clear_frame, dilate_colour, remove_specks
 
 MIN_SPRITE_SIZE = 64
 MAX_SPRITE_SIZE = 512
@@ -126,7 +126,7 @@ def finish_sprite(decoded: np.ndarray, size: int, threshold: float | None = None
     if factor > 1:  # the 1.5 px edge became 1.5·factor px wide: re-profile it around 0.5
         t = np.clip((alpha - 0.5) * factor + 0.5, 0.0, 1.0)
         alpha = t * t * (3.0 - 2.0 * t)
-    alpha = clear_frame(alpha)
+    alpha = clear_frame(remove_specks(alpha))  # resampling can leave islands the native-size clean-up never saw
     alpha[alpha < 0.5 / 255.0] = 0.0
     out[..., 3] = alpha
     return dilate_colour(out)

@@ -27,6 +27,9 @@ from .imaging import checkerboard, over, to_uint
 BILLBOARD_KINDS = {"quad": 1, "cross": 2, "cross3": 3}  # number of vertical quads, evenly rotated about +Y
 
 
+SPECK_LEVELS = (0.25, 0.5)  # alpha levels at which islands are looked for again (engines cut out at 0.5)
+
+
 def _as_rgba(rgba: np.ndarray) -> np.ndarray:
     array = np.asarray(rgba, dtype=np.float32)
     if array.ndim != 3 or array.shape[2] != 4:
@@ -101,21 +104,29 @@ def lift_thin_strokes(alpha: np.ndarray, ridge_floor: float = 0.3) -> np.ndarray
 
 
 def remove_specks(alpha: np.ndarray, min_component_px: int | None = None) -> np.ndarray:
-    """Zero every 8-connected blob of alpha > 0 smaller than ``min_component_px`` (the largest always stays).
+    """Zero every 8-connected blob smaller than ``min_component_px`` (the largest always stays).
 
-    The default size is 0.2% of the frame (33 pixels at 128²), at least 4 pixels.
+    Blobs are found at alpha > 0 and again at each of ``SPECK_LEVELS``: a visible island that only faint
+    alpha joins to the object is a speck too, and goes with a 1-px margin of its faint surroundings (kept
+    parts are never touched). The default size is 0.2% of the frame (33 pixels at 128²), at least 4 pixels.
     """
-    alpha = np.asarray(alpha, dtype=np.float32)
+    out = np.array(alpha, dtype=np.float32, copy=True)
     if min_component_px is None:
-        min_component_px = max(4, round(0.002 * alpha.size))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((alpha > 0).astype(np.uint8), connectivity=8)
-    if count <= 2:
-        return alpha.copy()
-    areas = stats[:, cv2.CC_STAT_AREA].copy()
-    keep = areas >= min_component_px
-    keep[0] = False
-    keep[1 + int(np.argmax(areas[1:]))] = True
-    return np.where(keep[labels], alpha, 0.0).astype(np.float32)
+        min_component_px = max(4, round(0.002 * out.size))
+    for level in (0.0, *SPECK_LEVELS):
+        mask = out > level
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        if count <= 2:
+            continue
+        areas = stats[:, cv2.CC_STAT_AREA].copy()
+        keep = areas >= min_component_px
+        keep[0] = False
+        keep[1 + int(np.argmax(areas[1:]))] = True
+        drop = ~keep[labels] & mask
+        if level > 0:
+            drop = (cv2.dilate(drop.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~(keep[labels] & mask)
+        out[drop] = 0.0
+    return out
 
 
 def clear_frame(alpha: np.ndarray, frame_px: int = 2) -> np.ndarray:

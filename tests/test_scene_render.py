@@ -137,3 +137,22 @@ def test_render_is_deterministic_and_antialiased() -> None:
     assert np.all(sky[:, 2] > sky[:, 0]), "blue sky"
     levels = np.unique(np.round(a.color[..., 0] * 255))
     assert len(levels) > 40, "smooth (antialiased) edges and shading"
+
+
+def test_draw_order_does_not_depend_on_set_order() -> None:
+    """pyrender keeps mesh nodes in a set (iteration order follows object addresses) and breaks distance ties
+    by that order; scenegen's renderer breaks them by the numbered node names pyrender_scene gives."""
+    import pyrender
+    import trimesh
+
+    from scenegen.scene.render import _renderer_class
+
+    pr_scene, _, _ = pyrender_scene(forest(50), RenderSettings(width=64, height=48, supersample=1))
+    assert sorted(node.name for node in pr_scene.mesh_nodes) == ["00000 ground", "00001 cards"]
+    tied = pyrender.Scene()
+    names = [f"{i:05d} box" for i in np.random.default_rng(0).permutation(12)]
+    for name in names:  # every node at the same pose: a pure tie
+        tied.add(pyrender.Mesh.from_trimesh(trimesh.creation.box(), smooth=False), name=name)
+    tied.add(pyrender.PerspectiveCamera(yfov=1.0), pose=np.eye(4))
+    order = _renderer_class(pyrender)._sorted_mesh_nodes
+    assert [n.name for n in order(None, tied)] == sorted(names)

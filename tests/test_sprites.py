@@ -312,3 +312,14 @@ def test_clean_alpha_keeps_thin_strokes() -> None:
     assert after.sum() < 2.0 * before.sum()
     hazy = np.full((64, 64, 4), 0.2, np.float32)  # faint haze everywhere: not an object
     assert S.clean_alpha(hazy)[..., 3].max() == 0.0
+
+
+def test_remove_specks_drops_visible_islands_joined_only_by_faint_alpha() -> None:
+    alpha = np.zeros((128, 128), np.float32)
+    yy, xx = np.mgrid[0:128, 0:128]
+    alpha[(yy - 70) ** 2 + (xx - 64) ** 2 < 30**2] = 1.0  # the object
+    alpha[20:23, 60:63] = 1.0  # a visible 3×3 speck ...
+    alpha[23:41, 61] = 0.1  # ... tied to the object by a faint, invisible bridge
+    cleaned = S.remove_specks(alpha)
+    assert cleaned[20:23, 60:63].max() == 0.0
+    assert np.array_equal(cleaned[40:], alpha[40:]), "the object is untouched"

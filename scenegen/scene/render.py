@@ -195,6 +195,18 @@ def _renderer_class(pyrender):
             self.shadow_bounds = shadow_bounds
             self._compare_mode: set[int] = set()
 
+        # -- a draw order that does not depend on memory addresses -------------------------------------
+        def _sorted_mesh_nodes(self, scene):
+            """pyrender keeps nodes in sets and breaks distance ties by set order (object addresses), so
+            two runs could draw equal-depth fragments in another order; ties go by node name here."""
+            eye = scene.get_pose(scene.main_camera_node)[:3, 3]
+
+            def key(node):
+                return (-float(np.linalg.norm(scene.get_pose(node)[:3, 3] - eye)), node.name or "")
+
+            nodes = sorted(scene.mesh_nodes, key=key)
+            return [n for n in nodes if not n.mesh.is_transparent] + [n for n in nodes if n.mesh.is_transparent]
+
         # -- shadows fitted to the scene, at the shadow texture's size ---------------------------------
         def _get_light_cam_matrices(self, scene, light_node, flags):
             if not isinstance(light_node.light, pyrender.DirectionalLight):
@@ -358,7 +370,7 @@ def pyrender_scene(scene: ComposedScene, settings: RenderSettings):
             positions=geometry.positions, normals=geometry.normals, texcoord_0=geometry.uvs,
             indices=geometry.indices, material=materials[geometry.material], poses=group.matrices()[index],
         )
-        pr_scene.add(pyrender.Mesh(primitives=[primitive], name=group.name))
+        pr_scene.add(pyrender.Mesh(primitives=[primitive], name=group.name), name=f"{len(pr_scene.mesh_nodes):05d} {group.name}")
         drawn += len(index)
 
     cam = scene.camera
