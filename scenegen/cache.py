@@ -1,7 +1,8 @@
 """A content-addressed cache of generated files: the same request returns the same bytes at once.
 
 An entry is keyed on the SHA-256 of a canonical JSON of everything that determines its files:
-``{cache_format, scenegen version, kind, model_hash, parameters, input file hashes}``. It lives in
+``{cache_format, scenegen version, code fingerprint, kind, model_hash, parameters, input file hashes}``
+(the fingerprint hashes the package's own source, so an edited generator never serves an old entry). It lives in
 ``<root>/<namespace>/<key>/`` with its files and ``entry.json`` (the key's JSON plus every file's
 SHA-256 and size). ``root`` is ``$SCENEGEN_CACHE`` if set, else ``./.cache``.
 
@@ -14,6 +15,7 @@ SHA-256 and size). ``root`` is ``$SCENEGEN_CACHE`` if set, else ``./.cache``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -36,6 +38,18 @@ def cache_root() -> Path:
     """``$SCENEGEN_CACHE`` if set, else ``.cache`` in the current directory."""
     env = os.environ.get(CACHE_ENV)
     return Path(env) if env else Path.cwd() / ".cache"
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-256 over the scenegen package's source files (paths and bytes; compiled caches excluded)."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def canonical_json(value: Any) -> str:
@@ -65,6 +79,7 @@ def request_record(
     return {
         "cache_format": CACHE_FORMAT,
         "scenegen": __version__,
+        "code": code_fingerprint(),
         "kind": kind,
         "model_hash": model_hash,
         "parameters": dict(parameters),

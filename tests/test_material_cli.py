@@ -254,6 +254,27 @@ def test_cache_key_is_canonical_and_covers_inputs(tmp_path: Path) -> None:
     assert a != cache_key(request_record("material", {"seed": 1, "size": 64}, model_hash="m", inputs={"photo": photo}))
 
 
+def test_cache_key_covers_the_generating_code(tmp_path: Path) -> None:
+    """An edited generator (same version, same model) must not be served its old outputs."""
+    import shutil
+    import subprocess
+    import sys
+
+    import scenegen
+    from scenegen import cache as cache_module
+
+    record = request_record("material", {"seed": 1})
+    assert record["code"] == cache_module.code_fingerprint() and len(record["code"]) == 64
+    copy = tmp_path / "scenegen"
+    shutil.copytree(Path(scenegen.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); import scenegen.cache as c; print(c.code_fingerprint())")
+    same = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert same.stdout.strip() == record["code"]
+    (copy / "materials.py").write_text((copy / "materials.py").read_text() + "\n# an edit\n")
+    edited = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert edited.stdout.strip() != record["code"]
+
+
 def test_cache_store_fetch_verify_and_first_writer_wins(tmp_path: Path) -> None:
     cache = Cache("things", root=tmp_path / "cache")
     record = request_record("thing", {"x": 1})
