@@ -238,7 +238,7 @@ def blend_materials(a: str, b: str, mask: np.ndarray, seed: int = 0, *, seed_b: 
 
     ``mask`` is H×W in [0, 1] and sets the output size; a periodic mask gives a tileable result.
     """
-    from .model.sample import condition_weights, latent_cells, sample_texture_latent
+    from .model.sample import class_grain, condition_weights, latent_cells, sample_texture_latent
 
     m = _resolve(model)
     mask = np.asarray(mask, dtype=np.float32)
@@ -247,17 +247,16 @@ def blend_materials(a: str, b: str, mask: np.ndarray, seed: int = 0, *, seed_b: 
     height, width = check_size(mask.shape[0], "mask height"), check_size(mask.shape[1], "mask width")
     ia, ib = class_index(m, a), class_index(m, b)
     cy, cx = latent_cells(height, m.config.scale), latent_cells(width, m.config.scale)
+    seed_b = int(seed if seed_b is None else seed_b)
     za = sample_texture_latent(m, ia, cy, cx, int(seed))
-    zb = sample_texture_latent(m, ib, cy, cx, int(seed if seed_b is None else seed_b))
+    zb = sample_texture_latent(m, ib, cy, cx, seed_b)
     t = np.clip(resize(mask[..., None], cy, cx)[..., 0], 0.0, 1.0)[None]
     latent = za * (1.0 - t) + zb * t
     weights = condition_weights(m.config, ia, cy, cx) * (1.0 - t) + condition_weights(m.config, ib, cy, cx) * t
     basecolor = _decode_at(m, latent.astype(np.float32), weights.astype(np.float32), height, width)
-    from .model.sample import class_grain
-
-    t_pixels = np.clip(mask if mask.shape == (height, width) else resize(mask[..., None], height, width)[..., 0], 0.0, 1.0)
+    t_pixels = np.clip(mask, 0.0, 1.0)  # each class's grain where that class is
     basecolor = _with_grain(basecolor, class_grain(m, ia), seed, ia, 1.0, 1.0 - t_pixels)
-    basecolor = _with_grain(basecolor, class_grain(m, ib), seed if seed_b is None else seed_b, ib, 1.0, t_pixels)
+    basecolor = _with_grain(basecolor, class_grain(m, ib), seed_b, ib, 1.0, t_pixels)
     params = {"blend": [a, b], "seed": int(seed), "model_hash": m.model_hash}
     return derive_maps(basecolor, copy=False, pixel_scale=GENERATED_PIXEL_SCALE, name=name or f"{a}_{b}_blend", params=params, **map_options)
 

@@ -77,3 +77,22 @@ def test_torchrun_ddp_trains_on_two_processes(photo_folder: Path, tmp_path: Path
     assert result.returncode == 0, result.stderr[-2000:]
     info = run_cli("info", str(out), "--json")
     assert '"processes": 2' in info.stdout
+
+
+def test_init_from_fine_tunes_an_existing_model_and_refuses_a_different_one(photo_folder: Path, tiny_model: Path,
+                                                                             tmp_path: Path) -> None:
+    from safetensors.numpy import load_file
+
+    out = tmp_path / "tuned"
+    result = run_cli("train", "--data", str(photo_folder), "--out", str(out), "--init-from", str(tiny_model),
+                     "--upsample", "nearest", "--lr", "1e-12", "--steps", "1", "--batch", "4", "--crop", "64", "--quiet")
+    assert result.returncode == 0, result.stderr
+    start, tuned = load_file(tiny_model / "model.safetensors"), load_file(out / "model.safetensors")
+    assert max(float(abs(start[k] - tuned[k]).max()) for k in start) < 1e-6, "weights come from --init-from"
+    assert '"upsample": "nearest"' in (out / "config.json").read_text()
+    sprites = Path(__file__).resolve().parent.parent / "assets" / "models" / "sprites"
+    refused = run_cli("train", "--data", str(photo_folder), "--out", str(tmp_path / "x"), "--init-from", str(sprites),
+                      "--steps", "1", "--crop", "64", "--quiet")
+    assert refused.returncode == 2 and "cannot start from this model" in refused.stderr
+    errors = [line for line in refused.stderr.splitlines() if not line.startswith("warning: skipped")]
+    assert "Traceback" not in refused.stderr and len(errors) == 1 and errors[0].startswith("error: ")

@@ -150,13 +150,9 @@ def build_latent_bank(vae: VAE, patches: PatchSet, cfg: ModelConfig) -> dict[str
     bank: dict[str, torch.Tensor] = {}
     vae.eval()
     for index in range(len(cfg.classes)):
-        images = patches.by_class(index)
-        side = min(BANK_SIZE, min(min(img.shape[:2]) for img in images))
-        side = (side // cfg.scale) * cfg.scale
-        picks = np.linspace(0, len(images) - 1, num=min(BANK_IMAGES, len(images))).round().astype(int)
-        crops = [_centre_crop(images[pick], side) for pick in picks]
+        crops = _class_crops(patches, index, BANK_SIZE, cfg.scale)
         with torch.no_grad():
-            means = [vae.encoder(_to_batch(np.stack(crops[i : i + 8])))[0] for i in range(0, len(crops), 8)]
+            means = [vae.encoder(_to_batch(crops[i : i + 8]))[0] for i in range(0, len(crops), 8)]
         bank[bank_key(index)] = torch.cat(means).to(torch.float16)
     return bank
 
@@ -169,10 +165,8 @@ def fit_grain_profiles(vae: VAE, patches: PatchSet, cfg: ModelConfig) -> dict[st
     tensors: dict[str, torch.Tensor] = {}
     vae.eval()
     for index in range(len(cfg.classes)):
-        images = patches.by_class(index)
-        side = (min(cfg.crop_size + 2 * margin, min(min(img.shape[:2]) for img in images)) // cfg.scale) * cfg.scale
-        picks = np.linspace(0, len(images) - 1, num=min(BANK_IMAGES, len(images))).round().astype(int)
-        crops = np.stack([_centre_crop(images[p], side) for p in picks])
+        crops = _class_crops(patches, index, cfg.crop_size + 2 * margin, cfg.scale)
+        side = crops.shape[1]
         with torch.no_grad():
             mean, _ = vae.encoder(_to_batch(crops))
             cond = vae.decoder.condition_map(torch.full((len(crops),), index), mean.shape[2], mean.shape[3])
@@ -183,9 +177,16 @@ def fit_grain_profiles(vae: VAE, patches: PatchSet, cfg: ModelConfig) -> dict[st
     return tensors
 
 
-def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:
-    y, x = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
-    return image[y : y + side, x : x + side]
+def _class_crops(patches: PatchSet, index: int, max_side: int, scale: int) -> np.ndarray:
+    """Centre crops (≤ max_side, a multiple of ``scale``) of up to BANK_IMAGES images spread over a class."""
+    images = patches.by_class(index)
+    side = (min(max_side, min(min(img.shape[:2]) for img in images)) // scale) * scale
+    picks = np.linspace(0, len(images) - 1, num=min(BANK_IMAGES, len(images))).round().astype(int)
+    crops = []
+    for pick in picks:
+        y, x = (images[pick].shape[0] - side) // 2, (images[pick].shape[1] - side) // 2
+        crops.append(images[pick][y : y + side, x : x + side])
+    return np.stack(crops)
 
 
 def heldout_psnr(vae: VAE, patches: PatchSet, cfg: ModelConfig, seed: int) -> float:
