@@ -211,12 +211,44 @@ def _file(path: str, what: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- material
+class _BrowseFirst:
+    """Operators that take a file: invoked without one, they open the file browser first, then run modally."""
+
+    def default_path(self, context: bpy.types.Context) -> str:
+        return ""
+
+    def remember_path(self, context: bpy.types.Context) -> None:
+        """Called with the file the user just picked."""
+
+    def invoke(self, context, event):
+        if not self.filepath:
+            self.filepath = self.default_path(context)
+        if not self.filepath and not bpy.app.background:
+            self._browsing = True
+            context.window_manager.fileselect_add(self)
+            return {"RUNNING_MODAL"}
+        return super().invoke(context, event)
+
+    def execute(self, context):
+        if getattr(self, "_browsing", False):  # back from the file browser: run modally
+            self._browsing = False
+            self.remember_path(context)
+            getattr(bpy.ops.scenegen, self.bl_idname.split(".", 1)[1])("INVOKE_DEFAULT", filepath=self.filepath)
+            return {"FINISHED"}
+        return super().execute(context)
+
+
 class _MaterialJob(WorkerJob):
     def _remember(self, context: bpy.types.Context) -> None:
         settings = context.scene.scenegen
         self._targets = [obj.name for obj in _mesh_targets(context)]
         self._options = {"tile_size_m": settings.tile_size, "displacement": settings.displacement,
                          "ao_multiply": settings.ao_multiply}
+
+    def _seed_size_out(self, context: bpy.types.Context) -> dict[str, Any]:
+        settings = context.scene.scenegen
+        return {"seed": settings.material_seed, "size": int(settings.material_size),
+                "out_dir": str(preferences.output_dir(context, "materials"))}
 
     def job_finished(self, context: bpy.types.Context, result: dict[str, Any]) -> set[str]:
         objects = [bpy.data.objects[name] for name in self._targets if name in bpy.data.objects]
@@ -243,12 +275,10 @@ class SCENEGEN_OT_generate_material(_MaterialJob, bpy.types.Operator):
         cls = settings.material_class.strip()
         if not cls:
             raise UserError("choose a material class")
-        params = {"class": cls, "seed": settings.material_seed, "size": int(settings.material_size),
-                  "out_dir": str(preferences.output_dir(context, "materials"))}
-        return "material", with_model(context, params)
+        return "material", with_model(context, {"class": cls, **self._seed_size_out(context)})
 
 
-class SCENEGEN_OT_material_from_image(_MaterialJob, bpy.types.Operator):
+class SCENEGEN_OT_material_from_image(_BrowseFirst, _MaterialJob, bpy.types.Operator):
     """A seamless PBR material with the look of a photo, on the selected meshes"""
 
     bl_idname = "scenegen.material_from_image"
@@ -257,27 +287,10 @@ class SCENEGEN_OT_material_from_image(_MaterialJob, bpy.types.Operator):
     filepath: bpy.props.StringProperty(subtype="FILE_PATH")  # type: ignore[valid-type]
     filter_glob: bpy.props.StringProperty(default="*.png;*.jpg;*.jpeg;*.tif;*.tiff;*.webp;*.bmp", options={"HIDDEN"})  # type: ignore[valid-type]
 
-    def invoke(self, context, event):
-        if not self.filepath and not bpy.app.background:
-            self._browsing = True
-            context.window_manager.fileselect_add(self)
-            return {"RUNNING_MODAL"}
-        return super().invoke(context, event)
-
-    def execute(self, context):
-        if getattr(self, "_browsing", False):  # back from the file browser: run modally
-            self._browsing = False
-            bpy.ops.scenegen.material_from_image("INVOKE_DEFAULT", filepath=self.filepath)
-            return {"FINISHED"}
-        return super().execute(context)
-
     def job_request(self, context):
-        settings = context.scene.scenegen
         self._remember(context)
         image = _file(self.filepath, "photo")
-        params = {"image": image, "seed": settings.material_seed, "size": int(settings.material_size),
-                  "out_dir": str(preferences.output_dir(context, "materials"))}
-        return "material_from_image", with_model(context, params)
+        return "material_from_image", with_model(context, {"image": image, **self._seed_size_out(context)})
 
 
 # ------------------------------------------------------------------------------------------------- billboards
@@ -326,7 +339,7 @@ class SCENEGEN_OT_scatter_billboards(WorkerJob, bpy.types.Operator):
 
 
 # ------------------------------------------------------------------------------------------------- scene / library
-class SCENEGEN_OT_build_scene(WorkerJob, bpy.types.Operator):
+class SCENEGEN_OT_build_scene(_BrowseFirst, WorkerJob, bpy.types.Operator):
     """Compose a scene.json with scenegen and import the result into the current scene"""
 
     bl_idname = "scenegen.build_scene"
@@ -335,22 +348,11 @@ class SCENEGEN_OT_build_scene(WorkerJob, bpy.types.Operator):
     filepath: bpy.props.StringProperty(subtype="FILE_PATH")  # type: ignore[valid-type]
     filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})  # type: ignore[valid-type]
 
-    def invoke(self, context, event):
-        if not self.filepath:
-            self.filepath = context.scene.scenegen.scene_path
-        if not self.filepath and not bpy.app.background:
-            self._browsing = True
-            context.window_manager.fileselect_add(self)
-            return {"RUNNING_MODAL"}
-        return super().invoke(context, event)
+    def default_path(self, context):
+        return context.scene.scenegen.scene_path
 
-    def execute(self, context):
-        if getattr(self, "_browsing", False):
-            self._browsing = False
-            context.scene.scenegen.scene_path = self.filepath
-            bpy.ops.scenegen.build_scene("INVOKE_DEFAULT", filepath=self.filepath)
-            return {"FINISHED"}
-        return super().execute(context)
+    def remember_path(self, context):
+        context.scene.scenegen.scene_path = self.filepath
 
     def job_request(self, context):
         spec = _file(self.filepath or context.scene.scenegen.scene_path, "scene.json")

@@ -245,16 +245,23 @@ def _write_sidecar(sidecar: Path, record: dict[str, Any], files: dict[str, str],
     atomic_write_text(sidecar, json.dumps(dict(record, files=entries, params=params), indent=2, sort_keys=True) + "\n")
 
 
+def _material_request(p: Params) -> tuple[int, int, dict[str, Any]]:
+    """(seed, size, map options) of a material job's params, checked."""
+    from . import api
+
+    seed = p.int("seed", 0, low=0, high=2**31 - 1)
+    size = p.int("size", 512)
+    api.check_size(size, "params.size")
+    return seed, size, _material_options(p)
+
+
 def op_material(job: Job) -> dict[str, Any]:
     """A seamless PBR set of ``params.class`` (``seed``, ``size``) written under ``params.out_dir``."""
     from . import api
 
     p = job.params
     cls = p.str("class")
-    seed = p.int("seed", 0, low=0, high=2**31 - 1)
-    size = p.int("size", 512)
-    api.check_size(size, "params.size")
-    options = _material_options(p)
+    seed, size, options = _material_request(p)
     name = p.str("name", None) or _safe_name(f"{cls}_{seed}_{size}")
 
     def make(model: Any) -> Any:
@@ -271,10 +278,7 @@ def op_material_from_image(job: Job) -> dict[str, Any]:
 
     p = job.params
     image = p.existing_file("image")
-    seed = p.int("seed", 0, low=0, high=2**31 - 1)
-    size = p.int("size", 512)
-    api.check_size(size, "params.size")
-    options = _material_options(p)
+    seed, size, options = _material_request(p)
     name = p.str("name", None) or _safe_name(f"{image.stem}_{seed}_{size}")
 
     def make(model: Any) -> Any:
