@@ -18,6 +18,7 @@ from .materials import Material, derive_maps
 
 MIN_SIZE = 32
 MAX_SIZE = 8192
+MAX_GRAIN = 4.0
 #: Filter scale of the PBR maps of generated textures: their texels have a fixed size whatever the canvas.
 GENERATED_PIXEL_SCALE = 1.0
 PHOTO_DETAIL = 384  # a photo's shorter side is brought to this many pixels before encoding
@@ -151,9 +152,10 @@ def _with_grain(image: np.ndarray, profile, seed: int, tag: int, strength: float
     return add_grain(image, profile.scaled(strength), rng, mask)
 
 
-def _check_grain(grain: float) -> float:
-    if not isinstance(grain, (int, float)) or isinstance(grain, bool) or not 0.0 <= grain <= 4.0:
-        raise ScenegenError(f"grain must be a number from 0 (none) to 4, got {grain!r}")
+def check_grain(grain: float, what: str = "grain") -> float:
+    """Refuse a grain strength outside [0, MAX_GRAIN] before any work is done."""
+    if not isinstance(grain, (int, float)) or isinstance(grain, bool) or not 0.0 <= grain <= MAX_GRAIN:
+        raise ScenegenError(f"{what} must be a number from 0 (none) to {MAX_GRAIN:g}, got {grain!r}")
     return float(grain)
 
 
@@ -167,7 +169,7 @@ def generate_texture(cls: str, seed: int = 0, size: int = 512, *, height: int | 
 
     m = _resolve(model)
     width, height = check_size(size), check_size(height if height is not None else size, "height")
-    strength = _check_grain(grain)
+    strength = check_grain(grain)
     index = class_index(m, cls)
     cells_y, cells_x = latent_cells(height, m.config.scale), latent_cells(width, m.config.scale)
     latent = sample_texture_latent(m, index, cells_y, cells_x, int(seed))
@@ -212,7 +214,7 @@ def texture_from_image(source: str | os.PathLike[str] | np.ndarray, size: int = 
     from .model.sample import condition_weights, encode, latent_cells, photo_grain, quilt_from_latent
 
     width = check_size(size)
-    strength = _check_grain(grain)
+    strength = check_grain(grain)
     photo = _photo_array(source)
     m = _resolve(model)
     latent = encode(m, photo)

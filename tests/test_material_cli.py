@@ -162,6 +162,13 @@ def test_output_folder_that_cannot_be_made_is_a_clear_error(tiny_model: Path, tm
     assert not cache_dir.exists()  # refused before any work
 
 
+@pytest.mark.parametrize("grain", ["-1", "4.5"])
+def test_grain_out_of_range_is_refused_before_any_work(grain: str, tiny_model: Path, tmp_path: Path, cache_dir: Path) -> None:
+    result, _ = material_cli("brick", "--grain", grain, "--model", str(tiny_model), cwd=tmp_path)
+    assert_one_line_error(result, "--grain", "0 (none) to 4")
+    assert not cache_dir.exists() and not (tmp_path / "out").exists()
+
+
 def test_class_and_photo_are_exclusive(tiny_model: Path, tmp_path: Path) -> None:
     result, _ = material_cli("--model", str(tiny_model), cwd=tmp_path)
     assert_one_line_error(result, "CLASS", "--from-image")

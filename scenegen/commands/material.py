@@ -56,12 +56,13 @@ def _safe_name(text: str) -> str:
 
 def _plan(args: argparse.Namespace, classes: tuple[str, ...]) -> list[tuple[str, int]]:
     """(name, seed) of every material requested."""
+    from ..api import check_grain
+
     if args.variations < 1:
         raise ScenegenError(f"--variations must be at least 1, got {args.variations}")
     if args.seed < 0:
         raise ScenegenError(f"--seed must be >= 0, got {args.seed}")
-    if not 0.0 <= args.grain <= 4.0:
-        raise ScenegenError(f"--grain must be from 0 (none) to 4, got {args.grain}")
+    check_grain(args.grain, "--grain")
     if args.cls is not None and args.cls not in classes:
         raise ScenegenError(f"unknown class '{args.cls}'; this model knows: {', '.join(classes)}")
     base = args.name or (args.cls if args.cls is not None else _safe_name(Path(args.photo).stem))
