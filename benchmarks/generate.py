@@ -7,10 +7,11 @@
 * peak_rss_gb at ``--big``² (default 8192): a fresh process per class (ru_maxrss), after generating the set
   in memory and again after writing its PNGs (preview included), as ``scenegen material`` does.
 * seam_ratio of every map (basecolor, normal, roughness, height, ao) of every class at 512², 2048², big²
-  (mean over SEEDS materials), beside cell_seam_ratio: the wrap-around step over the steps across the other
-  latent-cell boundaries (same phase of the decoder's 8-px grid; ≈ 1 = no seam beyond that grid);
-  tile_seam_ratio: steps across the decoder's internal tile boundaries over those across other cell boundaries
-  (1.0 = invisible), and at 2048² the largest difference between the tiled decode and a whole-canvas decode.
+  (mean over SEEDS materials), beside interior_ratio: the same statistic at a random interior row and column
+  instead of the wrap-around edge (what an ordinary place measures; one row of a structured map such as brick
+  AO is a noisy sample, hence many seeds at 512²); tile_seam_ratio: steps across the decoder's internal tile
+  boundaries over those across other latent-cell boundaries (1.0 = invisible), and at 2048² the largest
+  difference between the tiled decode and a whole-canvas decode.
 * --from-image: scikit-image's brick/grass/gravel photos (not tileable) → seam_ratio of every map at 512² and
   2048², and gram_dist of 128² crops of the result to 128² crops of the photo (as the model sees it, shorter
   side PHOTO_DETAIL px) beside the real-vs-real and blurred-vs-real references.
@@ -40,7 +41,7 @@ from scenegen.materials import save_material
 from scenegen.model.sample import TILE_CELLS, condition_weights, decode, latent_cells, sample_texture_latent
 
 MAPS = ("basecolor", "normal", "roughness", "height", "ao")
-SEEDS = {512: 4, 2048: 2}  # materials per class averaged for the seam figures (one at the largest size)
+SEEDS = {512: 16, 2048: 2}  # materials per class averaged for the seam figures (one at the largest size)
 PHOTOS = ("brick", "grass", "gravel")
 TARGETS = {"material_s@512": 0.5, "material_s@2048": 8.0, "peak_rss_gb": 4.0, "seam_ratio": 1.05}
 ROWS = 256  # row block of the streaming seam figures (bounded memory at 8192²)
@@ -81,41 +82,46 @@ def _boundary_steps(arr: np.ndarray, xs, ys) -> tuple[float, int]:
     return total, count
 
 
-def cell_seam_ratio(img: np.ndarray, cell: int) -> float:
-    """Wrap-around step / mean step across the interior latent-cell boundaries (the same phase of the 8-px grid).
-
-    ≈ 1: the wrap-around edge is like any other cell boundary of the decoder; seam_ratio above that is the
-    decoder's own cell-grid pattern, which every cell boundary of the image shows, not a tiling seam.
-    """
+def interior_ratio(img: np.ndarray, rng: np.random.Generator) -> float:
+    """seam_ratio's statistic at a random interior column and row instead of the wrap-around edge."""
     arr = img if img.ndim == 3 else img[..., None]
     h, w = arr.shape[:2]
-    wrap = _boundary_steps(arr, [0], [0])
-    inner = _boundary_steps(arr, range(cell, w, cell), range(cell, h, cell))
-    return (wrap[0] / wrap[1]) / (inner[0] / inner[1])
+    seam_sum, seam_n, inner_sum, inner_n = _steps(arr)
+    place = _boundary_steps(arr, [int(rng.integers(1, w))], [int(rng.integers(1, h))])
+    return (place[0] / place[1]) / (inner_sum / inner_n)
 
 
-def tile_seam_ratio(img: np.ndarray, tile_px: int, cell: int) -> float | None:
+def tile_seam_ratio(img: np.ndarray, tile_px: int, cell: int, phase: tuple[int, int]) -> float | None:
     """Mean step across the decoder's internal tile boundaries / mean step across the other latent-cell boundaries.
 
-    ≈ 1: tile boundaries are invisible (they are cell boundaries like any other)."""
+    Cell and tile boundaries sit ``phase`` = (dy, dx) pixels from the multiples of their size (the decode is
+    rolled by that much). ≈ 1: tile boundaries are invisible (they are cell boundaries like any other)."""
     arr = img if img.ndim == 3 else img[..., None]
     h, w = arr.shape[:2]
-    tiles_x, tiles_y = range(tile_px, w, tile_px), range(tile_px, h, tile_px)
-    if not tiles_x and not tiles_y:
+    dy, dx = phase
+    if w <= tile_px and h <= tile_px:
         return None
-    across = _boundary_steps(arr, tiles_x, tiles_y)
-    others = _boundary_steps(arr, [x for x in range(cell, w, cell) if x % tile_px], [y for y in range(cell, h, cell) if y % tile_px])
+    tiles_x = [(x + dx) % w for x in range(tile_px, w, tile_px)]
+    tiles_y = [(y + dy) % h for y in range(tile_px, h, tile_px)]
+    others_x = [(x + dx) % w for x in range(cell, w, cell) if x % tile_px]
+    others_y = [(y + dy) % h for y in range(cell, h, cell) if y % tile_px]
+    across, others = _boundary_steps(arr, tiles_x, tiles_y), _boundary_steps(arr, others_x, others_y)
     return (across[0] / across[1]) / (others[0] / others[1])
 
 
-def map_seams(material, cell: int) -> dict[str, dict[str, float]]:
-    """{"seam_ratio": {map: value}, "cell_seam_ratio": {map: value}} of one material."""
+def map_seams(material, rng: np.random.Generator) -> dict[str, dict[str, float]]:
+    """{"seam_ratio": {map: value}, "interior_ratio": {map: value}} of one material."""
     return {"seam_ratio": {key: seam_ratio(getattr(material, key)) for key in MAPS},
-            "cell_seam_ratio": {key: cell_seam_ratio(getattr(material, key), cell) for key in MAPS}}
+            "interior_ratio": {key: interior_ratio(getattr(material, key), rng) for key in MAPS}}
 
 
 def mean_seams(rows: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
     return {fig: {key: float(np.mean([row[fig][key] for row in rows])) for key in MAPS} for fig in rows[0]}
+
+
+def material_phase(model, cls: str, seed: int, size: int) -> tuple[int, int]:
+    """The pixel offset the generator rolled this material's decode by (where its cell grid lies)."""
+    return api._cell_phase(model, seed, api.class_index(model, cls), size, size)
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -163,11 +169,12 @@ def big_child(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         save_material(material, folder, preview=True)
         save_s, save_peak = time.perf_counter() - start, peak_gb()
-    cell = model.config.scale
+    cell, phase = model.config.scale, material_phase(model, args.child_big, 0, args.big)
     print(json.dumps({
         "class": args.child_big, "size": args.big, "rss_after_load_gb": loaded, "peak_rss_gb": generate_peak,
-        "peak_rss_with_save_gb": save_peak, "generate_s": generate_s, "save_s": save_s, **map_seams(material, cell),
-        "tile_seam_ratio": {k: tile_seam_ratio(getattr(material, k), TILE_CELLS * cell, cell) for k in MAPS},
+        "peak_rss_with_save_gb": save_peak, "generate_s": generate_s, "save_s": save_s,
+        **map_seams(material, np.random.default_rng([args.big, 0])),
+        "tile_seam_ratio": {k: tile_seam_ratio(getattr(material, k), TILE_CELLS * cell, cell, phase) for k in MAPS},
     }))
 
 
@@ -210,7 +217,7 @@ def evaluate_photo(model, name: str, sizes: list[int]) -> dict:
     row: dict = {"photo_seam_ratio": metrics.seam_ratio(image)}
     generated = []
     for size in sizes:
-        seams = [map_seams(api.material_from_image(image, size, seed, model=model), model.config.scale)
+        seams = [map_seams(api.material_from_image(image, size, seed, model=model), np.random.default_rng([size, seed]))
                  for seed in range(SEEDS.get(size, 1))]
         row[f"seams@{size}"] = mean_seams(seams)
     for seed in range(4):
@@ -264,9 +271,10 @@ def main() -> None:
         seams[str(size)] = {}
         for cls in classes:
             materials = [api.generate_material(cls, seed, size, model=model) for seed in range(SEEDS.get(size, 1))]
-            seams[str(size)][cls] = mean_seams([map_seams(m, cell) for m in materials])
+            seams[str(size)][cls] = mean_seams([map_seams(m, np.random.default_rng([size, seed])) for seed, m in enumerate(materials)])
             if size > tile_px:
-                tiles.setdefault(str(size), {})[cls] = max(tile_seam_ratio(getattr(m, k), tile_px, cell) for m in materials for k in MAPS)
+                tiles.setdefault(str(size), {})[cls] = max(tile_seam_ratio(getattr(m, k), tile_px, cell, material_phase(model, cls, seed, size))
+                                                           for seed, m in enumerate(materials) for k in MAPS)
             del materials
     if not args.quick:  # the tiled decode against one whole-canvas decode (2048²: 2.5 GB of activations)
         cells = latent_cells(2048, cell)
@@ -277,7 +285,7 @@ def main() -> None:
         del whole
         count = len(classes) if args.big_classes == "all" else max(1, int(args.big_classes))
         big_rows = {cls: run_big(args, cls) for cls in classes[:count]}
-        seams[str(args.big)] = {cls: {"seam_ratio": row["seam_ratio"], "cell_seam_ratio": row["cell_seam_ratio"]}
+        seams[str(args.big)] = {cls: {"seam_ratio": row["seam_ratio"], "interior_ratio": row["interior_ratio"]}
                                 for cls, row in big_rows.items()}
         tiles[str(args.big)] = {cls: max(row["tile_seam_ratio"].values()) for cls, row in big_rows.items()}
         figures["peak_rss_gb"] = max(row["peak_rss_gb"] for row in big_rows.values())
@@ -288,7 +296,7 @@ def main() -> None:
     figures["seam_ratio_max"] = {size: max(max(row["seam_ratio"].values()) for row in per.values()) for size, per in seams.items()}
     figures["seam_ratio_mean"] = {size: float(np.mean([list(row["seam_ratio"].values()) for row in per.values()]))
                                   for size, per in seams.items()}
-    figures["cell_seam_ratio_mean"] = {size: float(np.mean([list(row["cell_seam_ratio"].values()) for row in per.values()]))
+    figures["interior_ratio_mean"] = {size: float(np.mean([list(row["interior_ratio"].values()) for row in per.values()]))
                                        for size, per in seams.items()}
     figures["tile_seam_ratio_max"] = {size: max(per.values()) for size, per in tiles.items()}
     figures["tile_seam_ratio"] = tiles
@@ -305,12 +313,12 @@ def main() -> None:
             print(f"  {key:<26}{figures[key]:>10.3f}" + (f"   target ≤ {target}" if target and "with_save" not in key else ""))
     per_size = ", ".join(f"{n} at {size}²" for size, n in SEEDS.items() if str(size) in seams)
     print(f"  seam_ratio per map, mean of {per_size} materials per class, 1 at larger sizes (target ≤ {TARGETS['seam_ratio']}); "
-          "in brackets cell_seam_ratio (wrap vs the other latent-cell boundaries)")
+          "in brackets interior_ratio (the same statistic at a random interior row and column)")
     print(f"    {'size':>6} {'class':<13}" + "".join(f"{k:>16}" for k in MAPS) + f"{'tile bound.':>12}")
     for size, per in seams.items():
         for cls, row in per.items():
             tile = tiles.get(size, {}).get(cls)
-            cells = "".join(f"{row['seam_ratio'][k]:>9.3f} ({row['cell_seam_ratio'][k]:.2f})" for k in MAPS)
+            cells = "".join(f"{row['seam_ratio'][k]:>9.3f} ({row['interior_ratio'][k]:.2f})" for k in MAPS)
             print(f"    {size:>6} {cls:<13}{cells}" + (f"{tile:>12.3f}" if tile else f"{'-':>12}"))
     if "tiled_vs_whole_max_abs@2048" in figures:
         print(f"  tiled decode vs whole-canvas decode at 2048²: max |difference| {figures['tiled_vs_whole_max_abs@2048']:.2e}")

@@ -74,7 +74,7 @@ def check_size(size: int, what: str = "size") -> int:
 
 
 def _decode_at(model, latent: np.ndarray, weights: np.ndarray, height: int, width: int,
-               progress: Callable[[float], None] | None = None) -> np.ndarray:
+               progress: Callable[[float], None] | None = None, phase: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Decode a latent grid to a height×width×C float32 image in [0, 1] with bounded memory.
 
     Texture models larger than one tile (``TILE_CELLS`` latent cells a side) decode tile by tile, each
@@ -85,6 +85,9 @@ def _decode_at(model, latent: np.ndarray, weights: np.ndarray, height: int, widt
     the small convolutions, and the bytes do not depend on the machine's core count.
     ``progress(fraction)`` is called after each tile. Sizes that are not a multiple of the latent
     scale are Fourier-resampled one channel at a time.
+    ``phase`` = (dy, dx) rolls the periodic result by that many pixels (tiles are written to their rolled
+    place: no extra copy): generators pass a seeded phase within one latent cell, so the wrap-around edge
+    is not always a cell boundary, where the decoder's steps run slightly larger than elsewhere.
     """
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -96,12 +99,13 @@ def _decode_at(model, latent: np.ndarray, weights: np.ndarray, height: int, widt
     cfg, scale = model.config, model.config.scale
     cells_y, cells_x = latent.shape[1:]
     if cfg.mode != "texture" or (cells_y <= TILE_CELLS and cells_x <= TILE_CELLS):
-        image = decode(model, latent, weights)
+        image = np.roll(decode(model, latent, weights), phase, axis=(0, 1))
         if progress is not None:
             progress(1.0)
     else:
         halo = receptive_halo(cfg)
         image = np.empty((cells_y * scale, cells_x * scale, cfg.image_channels), dtype=np.float32)
+        dy, dx = phase
         starts = [(y0, x0) for y0 in range(0, cells_y, TILE_CELLS) for x0 in range(0, cells_x, TILE_CELLS)]
 
         def decode_tile(y0: int, x0: int) -> None:
@@ -109,8 +113,9 @@ def _decode_at(model, latent: np.ndarray, weights: np.ndarray, height: int, widt
             rows = np.arange(y0 - halo, y0 + th + halo) % cells_y
             cols = np.arange(x0 - halo, x0 + tw + halo) % cells_x
             piece = decode(model, latent[:, rows][:, :, cols], weights[:, rows][:, :, cols], tile=max(len(rows), len(cols)))
-            image[y0 * scale : (y0 + th) * scale, x0 * scale : (x0 + tw) * scale] = \
-                piece[halo * scale : (halo + th) * scale, halo * scale : (halo + tw) * scale]
+            target = np.ix_((np.arange(y0 * scale, (y0 + th) * scale) + dy) % image.shape[0],
+                            (np.arange(x0 * scale, (x0 + tw) * scale) + dx) % image.shape[1])
+            image[target] = piece[halo * scale : (halo + th) * scale, halo * scale : (halo + tw) * scale]
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
@@ -152,6 +157,12 @@ def _with_grain(image: np.ndarray, profile, seed: int, tag: int, strength: float
     return add_grain(image, profile.scaled(strength), rng, mask)
 
 
+def _cell_phase(model, seed: int, tag: int, height: int, width: int) -> tuple[int, int]:
+    """A seeded pixel offset within one latent cell (see ``_decode_at``'s ``phase``)."""
+    rng = np.random.default_rng([int(seed), int(tag), height, width, 13])
+    return int(rng.integers(0, model.config.scale)), int(rng.integers(0, model.config.scale))
+
+
 def check_grain(grain: float, what: str = "grain") -> float:
     """Refuse a grain strength outside [0, MAX_GRAIN] before any work is done."""
     if not isinstance(grain, (int, float)) or isinstance(grain, bool) or not 0.0 <= grain <= MAX_GRAIN:
@@ -173,7 +184,8 @@ def generate_texture(cls: str, seed: int = 0, size: int = 512, *, height: int | 
     index = class_index(m, cls)
     cells_y, cells_x = latent_cells(height, m.config.scale), latent_cells(width, m.config.scale)
     latent = sample_texture_latent(m, index, cells_y, cells_x, int(seed))
-    image = _decode_at(m, latent, condition_weights(m.config, index, cells_y, cells_x), height, width, progress)
+    phase = _cell_phase(m, seed, index, height, width)
+    image = _decode_at(m, latent, condition_weights(m.config, index, cells_y, cells_x), height, width, progress, phase)
     return _with_grain(image, class_grain(m, index), seed, index, strength)
 
 
@@ -220,7 +232,8 @@ def texture_from_image(source: str | os.PathLike[str] | np.ndarray, size: int = 
     latent = encode(m, photo)
     cells = latent_cells(width, m.config.scale)
     quilted = quilt_from_latent(latent, cells, cells, int(seed))
-    image = _decode_at(m, quilted, condition_weights(m.config, m.config.any_class, cells, cells), width, width, progress)
+    phase = _cell_phase(m, seed, m.config.any_class, width, width)
+    image = _decode_at(m, quilted, condition_weights(m.config, m.config.any_class, cells, cells), width, width, progress, phase)
     profile = photo_grain(m, photo, latent) if strength > 0 else None
     return _with_grain(image, profile, seed, m.config.any_class, strength)
 

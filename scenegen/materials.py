@@ -41,6 +41,7 @@ HEIGHT_WEIGHTS = (0.15, 0.3, 0.5, 0.75, 1.0, 1.0)  # fine → coarse: larger str
 AO_SIGMAS = (2.0, 6.0, 16.0)  # cavity radii (px at 512²)
 AO_DETAIL_SIGMA = 1.0  # the height is pre-smoothed by this much so texel noise does not read as pits
 AO_GAIN = 2.0  # cavity depth (height units) that reads as fully occluded = 1 / AO_GAIN
+AO_HEIGHT = 0.3  # extra occlusion of the lowest texels (height 0): low ground is shadowed by what surrounds it
 CONTRAST_SIGMA = 3.0  # local-contrast window (px at 512²)
 NORMAL_GAIN = 4.0  # slope multiplier at 512² and normal_strength=1
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -205,10 +206,27 @@ def cavity_from_height(height_spectrum: np.ndarray, spec: _Spectral, scale: floa
     return np.maximum(cavity, 0.0, out=cavity)
 
 
-def ao_from_cavity(cavity: np.ndarray, strength: float) -> np.ndarray:
-    """Ambient occlusion in [0, 1] (1 = unoccluded) from the cavity depth."""
-    occlusion = np.minimum(cavity * np.float32(AO_GAIN), 1.0)
-    return np.clip(1.0 - np.float32(strength) * occlusion, 0.0, 1.0).astype(np.float32, copy=False)
+def ambient_occlusion(cavity: np.ndarray, height: np.ndarray, strength: float) -> np.ndarray:
+    """Ambient occlusion in [0, 1] (1 = unoccluded): cavity occlusion times height occlusion.
+
+    ``(1 - s·min(AO_GAIN·cavity, 1)) · (1 - s·AO_HEIGHT·(1 - height))`` with ``s = strength``: pits and
+    crevices darken, and so, more gently, does everything low (mortar beds, the floor between stones).
+    Without the height term AO is white except in crevices, and a map that is mostly a flat 1 carries
+    little shape. Evaluated in place (one full-size temporary).
+    """
+    s = np.float32(strength)
+    ao = np.multiply(cavity, np.float32(AO_GAIN))
+    np.minimum(ao, 1.0, out=ao)
+    ao *= -s
+    ao += np.float32(1.0)
+    np.maximum(ao, 0.0, out=ao)  # strengths above 1 saturate at black rather than wrapping sign
+    low = np.subtract(1.0, height, dtype=np.float32)
+    low *= -s * np.float32(AO_HEIGHT)
+    low += np.float32(1.0)
+    np.maximum(low, 0.0, out=low)
+    ao *= low
+    del low
+    return np.clip(ao, 0.0, 1.0, out=ao)
 
 
 def local_contrast(lum: np.ndarray, lum_spectrum: np.ndarray, spec: _Spectral, scale: float) -> np.ndarray:
@@ -332,7 +350,7 @@ def derive_maps(
     cavity = cavity_from_height(spec.forward(height_map), spec, scale, consume=True)
     roughness = roughness_map(lum_norm, contrast, cavity, (lo, hi))
     del lum_norm, contrast
-    ao = ao_from_cavity(cavity, ao_strength)
+    ao = ambient_occlusion(cavity, height_map, ao_strength)
     del cavity
     record = {
         "height_source": height_source,

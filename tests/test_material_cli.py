@@ -235,6 +235,11 @@ def test_tiled_decode_equals_a_whole_decode_and_shows_no_tile_boundary(tiny_mode
     across = np.abs(tiled[:, edge] - tiled[:, edge - 1]).mean() + np.abs(tiled[edge] - tiled[edge - 1]).mean()
     interior = np.abs(np.diff(tiled, axis=1)).mean() + np.abs(np.diff(tiled, axis=0)).mean()
     assert across / interior < 1.5, across / interior
+    shifted = api._decode_at(model, latent, weights, size, size, phase=(3, 5))  # tiles written to rolled places
+    np.testing.assert_array_equal(shifted, np.roll(tiled, (3, 5), axis=(0, 1)))
+    small = latent[:, :16, :16]  # one tile: decoded whole, then rolled
+    np.testing.assert_array_equal(api._decode_at(model, small, weights[:, :16, :16], 128, 128, phase=(7, 1)),
+                                  np.roll(api._decode_at(model, small, weights[:, :16, :16], 128, 128), (7, 1), axis=(0, 1)))
 
 
 def test_material_api_matches_generate_texture(tiny_model: Path) -> None:

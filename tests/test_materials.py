@@ -71,6 +71,17 @@ def test_shapes_dtypes_and_ranges_non_square() -> None:
     assert mat.orm().shape == (96, 160, 3)
 
 
+def test_ao_darkens_low_ground_and_saturates_at_high_strength() -> None:
+    tex = periodic_texture(128)
+    assert np.all(derive_maps(tex, ao_strength=0.0).ao == 1.0)
+    means = [derive_maps(tex, ao_strength=s).ao.mean() for s in (0.5, 1.0, 2.0)]
+    assert means[0] > means[1] > means[2]
+    mat = derive_maps(tex)
+    assert np.corrcoef(mat.ao.ravel(), mat.height.ravel())[0, 1] > 0.3  # low texels are more occluded
+    strong = derive_maps(tex, ao_strength=10.0)
+    assert np.all(strong.ao[strong.height < 0.5] == 0.0)  # saturated black, not a product of two negatives
+
+
 def test_every_map_is_seamless_on_a_periodic_texture() -> None:
     ratios = {key: [] for key in ("basecolor", *MAPS, "orm")}
     for seed in range(4):  # average over textures: one edge is a small, noisy sample

@@ -76,3 +76,25 @@ def test_fourier_resize_stays_periodic() -> None:
     out = fourier_resize(img, 50, 70)
     assert out.shape == (50, 70, 3)
     assert seam_ratio(out) < 1.1
+
+
+def test_quilt_cuts_fall_anywhere_the_wrap_included() -> None:
+    """Patch cuts must not be pinned to a fixed grid: the wrap-around edge is then like any other column.
+
+    Each bank cell records (source, row, column); a canvas column boundary "breaks" in a row where the two
+    cells were not neighbours in the same source. Over many seeds every boundary breaks about equally often.
+    """
+    k, side = 4, 24
+    src, rows, cols = np.meshgrid(np.arange(k), np.arange(side), np.arange(side), indexing="ij")
+    bank = np.stack([src, rows, cols], axis=1).astype(np.float32)
+    breaks = np.zeros(48)
+    seeds = 40
+    for seed in range(seeds):
+        out = quilt(bank, 48, 48, np.random.default_rng(seed))
+        left = np.roll(out, 1, axis=2)  # the cell left of each one, across the wrap for column 0
+        joined = (left[0] == out[0]) & (left[1] == out[1]) & (left[2] + 1 == out[2])
+        breaks += (~joined).mean(axis=0) / seeds
+    mean = breaks.mean()
+    assert 0.02 < mean < 0.3
+    assert breaks.max() < 3 * mean  # no column is a cut every time (a fixed patch grid would be)
+    assert 0.4 * mean < breaks[0] < 2 * mean  # the wrap-around edge is an ordinary column

@@ -76,7 +76,12 @@ def _cut_mask(error: np.ndarray, filled: np.ndarray, overlap: int) -> np.ndarray
 
 
 def quilt(bank: np.ndarray, height: int, width: int, rng: np.random.Generator, settings: QuiltSettings = QuiltSettings()) -> np.ndarray:
-    """A periodic L×height×width latent grid stitched from patches of ``bank`` (K×L×gh×gw)."""
+    """A periodic L×height×width latent grid stitched from patches of ``bank`` (K×L×gh×gw).
+
+    Patches are laid from the origin, so the closing cuts (where the last patch of a row or column meets
+    the first one again, constrained on both sides) would all sit at the wrap-around edge. The finished
+    torus is therefore rolled by a random offset: the wrap-around edge becomes an ordinary place.
+    """
     bank = np.asarray(bank, dtype=np.float32)
     _, channels, gh, gw = bank.shape
     overlap = settings.overlap
@@ -100,7 +105,7 @@ def quilt(bank: np.ndarray, height: int, width: int, rng: np.random.Generator, s
             merged = np.where(mask[None], choice, region)
             canvas[:, rows[:, None], cols[None, :]] = merged
             filled[rows[:, None], cols[None, :]] = True
-    return canvas
+    return np.roll(canvas, (int(rng.integers(0, height)), int(rng.integers(0, width))), axis=(1, 2))
 
 
 def _draw_candidates(bank: np.ndarray, ph: int, pw: int, margin: int, count: int, rng: np.random.Generator) -> np.ndarray:
