@@ -4,20 +4,21 @@
   memory, model loaded), with the thread and core counts.
 * decode_efficiency = (decoder FLOPs of one 512² material / material_s@512) / (FLOP/s of a 2048³ float32
   torch.matmul, median of 5, same threads). Decoder FLOPs from torch.utils.flop_counter.FlopCounterMode.
-* peak_rss_gb at ``--big``² (default 8192): a fresh process per class (ru_maxrss), after generating the set
-  in memory and again after writing its PNGs (preview included), as ``scenegen material`` does.
+* peak_rss_gb at ``--big``² (default 8192): a fresh process per class and seed (ru_maxrss), after generating
+  the set in memory and, for seed 0, again after writing its PNGs (preview included), as ``scenegen material`` does.
 * seam_ratio of every map (basecolor, normal, roughness, height, ao) of every class at 512², 2048², big²
-  (mean over SEEDS materials), beside interior_ratio: the same statistic at a random interior row and column
+  (mean over SEEDS materials, --big-seeds at big²), beside interior_ratio: the same statistic at a random interior row and column
   instead of the wrap-around edge (what an ordinary place measures; one row of a structured map such as brick
-  AO is a noisy sample, hence many seeds at 512²); tile_seam_ratio: steps across the decoder's internal tile
-  boundaries over those across other latent-cell boundaries (1.0 = invisible), and at 2048² the largest
+  AO is a noisy sample, hence several seeds per size); tile_seam_ratio: steps across the decoder's internal
+  tile boundaries over those across other latent-cell boundaries (1.0 = invisible; mean over seeds, worst map),
+  and at 2048² the largest
   difference between the tiled decode and a whole-canvas decode.
 * --from-image: scikit-image's brick/grass/gravel photos (not tileable) → seam_ratio of every map at 512² and
   2048², and gram_dist of 128² crops of the result to 128² crops of the photo (as the model sees it, shorter
   side PHOTO_DETAIL px) beside the real-vs-real and blurred-vs-real references.
 
 Prints a table and one JSON line. Usage:
-    python benchmarks/generate.py [--model DIR] [--runs 5] [--big 8192] [--big-classes 2|all] [--quick]
+    python benchmarks/generate.py [--model DIR] [--runs 5] [--big 8192] [--big-classes 2|all] [--big-seeds 2] [--quick]
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from scenegen.materials import save_material
 from scenegen.model.sample import TILE_CELLS, condition_weights, decode, latent_cells, sample_texture_latent
 
 MAPS = ("basecolor", "normal", "roughness", "height", "ao")
-SEEDS = {512: 16, 2048: 2}  # materials per class averaged for the seam figures (one at the largest size)
+SEEDS = {512: 16, 2048: 4}  # materials per class averaged for the seam figures (--big-seeds at the largest size)
 PHOTOS = ("brick", "grass", "gravel")
 TARGETS = {"material_s@512": 0.5, "material_s@2048": 8.0, "peak_rss_gb": 4.0, "seam_ratio": 1.05}
 ROWS = 256  # row block of the streaming seam figures (bounded memory at 8192²)
@@ -116,7 +117,7 @@ def map_seams(material, rng: np.random.Generator) -> dict[str, dict[str, float]]
 
 
 def mean_seams(rows: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
-    return {fig: {key: float(np.mean([row[fig][key] for row in rows])) for key in MAPS} for fig in rows[0]}
+    return {fig: {key: float(np.mean([row[fig][key] for row in rows])) for key in MAPS} for fig in ("seam_ratio", "interior_ratio")}
 
 
 def material_phase(model, cls: str, seed: int, size: int) -> tuple[int, int]:
@@ -163,23 +164,26 @@ def big_child(args: argparse.Namespace) -> None:
     model = api.load_model(args.model)
     loaded = peak_gb()
     start = time.perf_counter()
-    material = api.generate_material(args.child_big, 0, args.big, model=model)
+    seed = args.child_seed
+    material = api.generate_material(args.child_big, seed, args.big, model=model)
     generate_s, generate_peak = time.perf_counter() - start, peak_gb()
-    with tempfile.TemporaryDirectory() as folder:
-        start = time.perf_counter()
-        save_material(material, folder, preview=True)
-        save_s, save_peak = time.perf_counter() - start, peak_gb()
-    cell, phase = model.config.scale, material_phase(model, args.child_big, 0, args.big)
+    save_s = save_peak = None
+    if seed == 0:  # one set per class is also written: the peak with the PNGs, and their time
+        with tempfile.TemporaryDirectory() as folder:
+            start = time.perf_counter()
+            save_material(material, folder, preview=True)
+            save_s, save_peak = time.perf_counter() - start, peak_gb()
+    cell, phase = model.config.scale, material_phase(model, args.child_big, seed, args.big)
     print(json.dumps({
-        "class": args.child_big, "size": args.big, "rss_after_load_gb": loaded, "peak_rss_gb": generate_peak,
+        "class": args.child_big, "seed": seed, "size": args.big, "rss_after_load_gb": loaded, "peak_rss_gb": generate_peak,
         "peak_rss_with_save_gb": save_peak, "generate_s": generate_s, "save_s": save_s,
-        **map_seams(material, np.random.default_rng([args.big, 0])),
+        **map_seams(material, np.random.default_rng([args.big, seed])),
         "tile_seam_ratio": {k: tile_seam_ratio(getattr(material, k), TILE_CELLS * cell, cell, phase) for k in MAPS},
     }))
 
 
-def run_big(args: argparse.Namespace, cls: str) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--child-big", cls, "--big", str(args.big)]
+def run_big(args: argparse.Namespace, cls: str, seed: int) -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), "--child-big", cls, "--child-seed", str(seed), "--big", str(args.big)]
     if args.model:
         cmd += ["--model", args.model]
     result = subprocess.run(cmd, capture_output=True, text=True)
@@ -238,7 +242,9 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=8192, help="the largest size (peak RSS, seams)")
     parser.add_argument("--big-classes", default="2", help="'all' or how many classes to run at the largest size (default 2: a full sweep takes ~30 min on 2 cores)")
     parser.add_argument("--quick", action="store_true", help="512² only: no 2048², no largest size, one photo")
+    parser.add_argument("--big-seeds", type=int, default=2, help="materials per class at the largest size (seam figures)")
     parser.add_argument("--child-big", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_big:
         big_child(args)
@@ -273,8 +279,9 @@ def main() -> None:
             materials = [api.generate_material(cls, seed, size, model=model) for seed in range(SEEDS.get(size, 1))]
             seams[str(size)][cls] = mean_seams([map_seams(m, np.random.default_rng([size, seed])) for seed, m in enumerate(materials)])
             if size > tile_px:
-                tiles.setdefault(str(size), {})[cls] = max(tile_seam_ratio(getattr(m, k), tile_px, cell, material_phase(model, cls, seed, size))
-                                                           for seed, m in enumerate(materials) for k in MAPS)
+                tiles.setdefault(str(size), {})[cls] = max(
+                    np.mean([tile_seam_ratio(getattr(m, k), tile_px, cell, material_phase(model, cls, seed, size))
+                             for seed, m in enumerate(materials)]) for k in MAPS)
             del materials
     if not args.quick:  # the tiled decode against one whole-canvas decode (2048²: 2.5 GB of activations)
         cells = latent_cells(2048, cell)
@@ -284,14 +291,16 @@ def main() -> None:
         figures["tiled_vs_whole_max_abs@2048"] = float(np.abs(api._decode_at(model, latent, weights, 2048, 2048) - whole).max())
         del whole
         count = len(classes) if args.big_classes == "all" else max(1, int(args.big_classes))
-        big_rows = {cls: run_big(args, cls) for cls in classes[:count]}
-        seams[str(args.big)] = {cls: {"seam_ratio": row["seam_ratio"], "interior_ratio": row["interior_ratio"]}
-                                for cls, row in big_rows.items()}
-        tiles[str(args.big)] = {cls: max(row["tile_seam_ratio"].values()) for cls, row in big_rows.items()}
-        figures["peak_rss_gb"] = max(row["peak_rss_gb"] for row in big_rows.values())
-        figures["peak_rss_with_save_gb"] = max(row["peak_rss_with_save_gb"] for row in big_rows.values())
-        figures[f"material_s@{args.big}"] = statistics.median(row["generate_s"] for row in big_rows.values())
-        figures[f"save_s@{args.big}"] = statistics.median(row["save_s"] for row in big_rows.values())
+        big_rows = {cls: [run_big(args, cls, seed) for seed in range(args.big_seeds)] for cls in classes[:count]}
+        seams[str(args.big)] = {cls: mean_seams(rows) for cls, rows in big_rows.items()}
+        tiles[str(args.big)] = {cls: max(np.mean([row["tile_seam_ratio"][k] for row in rows]) for k in MAPS)
+                                for cls, rows in big_rows.items()}
+        every = [row for rows in big_rows.values() for row in rows]
+        saved = [row for row in every if row["save_s"] is not None]
+        figures["peak_rss_gb"] = max(row["peak_rss_gb"] for row in every)
+        figures["peak_rss_with_save_gb"] = max(row["peak_rss_with_save_gb"] for row in saved)
+        figures[f"material_s@{args.big}"] = statistics.median(row["generate_s"] for row in every)
+        figures[f"save_s@{args.big}"] = statistics.median(row["save_s"] for row in saved)
     figures["seams"] = seams
     figures["seam_ratio_max"] = {size: max(max(row["seam_ratio"].values()) for row in per.values()) for size, per in seams.items()}
     figures["seam_ratio_mean"] = {size: float(np.mean([list(row["seam_ratio"].values()) for row in per.values()]))
@@ -311,8 +320,9 @@ def main() -> None:
         if key in figures:
             target = TARGETS.get(key.replace("_with_save", ""))
             print(f"  {key:<26}{figures[key]:>10.3f}" + (f"   target ≤ {target}" if target and "with_save" not in key else ""))
-    per_size = ", ".join(f"{n} at {size}²" for size, n in SEEDS.items() if str(size) in seams)
-    print(f"  seam_ratio per map, mean of {per_size} materials per class, 1 at larger sizes (target ≤ {TARGETS['seam_ratio']}); "
+    counts = {**SEEDS, args.big: args.big_seeds}
+    per_size = ", ".join(f"{n} at {size}²" for size, n in counts.items() if str(size) in seams)
+    print(f"  seam_ratio per map, mean of {per_size} materials per class (target ≤ {TARGETS['seam_ratio']}); "
           "in brackets interior_ratio (the same statistic at a random interior row and column)")
     print(f"    {'size':>6} {'class':<13}" + "".join(f"{k:>16}" for k in MAPS) + f"{'tile bound.':>12}")
     for size, per in seams.items():
