@@ -18,7 +18,7 @@
   side PHOTO_DETAIL px) beside the real-vs-real and blurred-vs-real references.
 
 Prints a table and one JSON line. Usage:
-    python benchmarks/generate.py [--model DIR] [--runs 5] [--big 8192] [--big-classes 2|all] [--big-seeds 2] [--quick]
+    python benchmarks/generate.py [--model DIR] [--runs 5] [--big 8192] [--big-classes 2|all|a,b] [--big-seeds 2] [--quick]
 """
 
 from __future__ import annotations
@@ -182,6 +182,19 @@ def big_child(args: argparse.Namespace) -> None:
     }))
 
 
+def big_classes(choice: str, classes: list[str]) -> list[str]:
+    """``--big-classes``: "all", a count (the first N classes) or comma-separated class names."""
+    if choice == "all":
+        return classes
+    if choice.isdigit():
+        return classes[: max(1, int(choice))]
+    names = choice.split(",")
+    unknown = [n for n in names if n not in classes]
+    if unknown:
+        raise SystemExit(f"--big-classes: unknown class(es) {', '.join(unknown)}; the model knows {', '.join(classes)}")
+    return names
+
+
 def run_big(args: argparse.Namespace, cls: str, seed: int) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--child-big", cls, "--child-seed", str(seed), "--big", str(args.big)]
     if args.model:
@@ -240,7 +253,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model directory (default: the shipped model)")
     parser.add_argument("--runs", type=int, default=5, help="timed warm runs per size (median)")
     parser.add_argument("--big", type=int, default=8192, help="the largest size (peak RSS, seams)")
-    parser.add_argument("--big-classes", default="2", help="'all' or how many classes to run at the largest size (default 2: a full sweep takes ~30 min on 2 cores)")
+    parser.add_argument("--big-classes", default="2", help="'all', how many classes, or class names (a,b) to run at the largest size (default 2; all, 2 seeds: ~45 min on 2 cores)")
     parser.add_argument("--quick", action="store_true", help="512² only: no 2048², no largest size, one photo")
     parser.add_argument("--big-seeds", type=int, default=2, help="materials per class at the largest size (seam figures)")
     parser.add_argument("--child-big", default=None, help=argparse.SUPPRESS)
@@ -290,8 +303,7 @@ def main() -> None:
         whole = np.clip(decode(model, latent, weights, tile=cells), 0.0, 1.0)
         figures["tiled_vs_whole_max_abs@2048"] = float(np.abs(api._decode_at(model, latent, weights, 2048, 2048) - whole).max())
         del whole
-        count = len(classes) if args.big_classes == "all" else max(1, int(args.big_classes))
-        big_rows = {cls: [run_big(args, cls, seed) for seed in range(args.big_seeds)] for cls in classes[:count]}
+        big_rows = {cls: [run_big(args, cls, seed) for seed in range(args.big_seeds)] for cls in big_classes(args.big_classes, classes)}
         seams[str(args.big)] = {cls: mean_seams(rows) for cls, rows in big_rows.items()}
         tiles[str(args.big)] = {cls: max(np.mean([row["tile_seam_ratio"][k] for row in rows]) for k in MAPS)
                                 for cls, rows in big_rows.items()}
