@@ -190,12 +190,13 @@ def normal_from_height(height: np.ndarray, strength: float, scale: float) -> np.
     return normal
 
 
-def cavity_from_height(height_spectrum: np.ndarray, spec: _Spectral, scale: float, consume: bool = False) -> np.ndarray:
-    """How far each texel lies below its surroundings (height units, >= 0).
+def cavity_occlusion(height_spectrum: np.ndarray, spec: _Spectral, scale: float, consume: bool = False) -> np.ndarray:
+    """How occluded each texel is by lying below its surroundings, in [0, 1] (0 = exposed).
 
-    ``max(mean_r blur(h, r) - blur(h, AO_DETAIL_SIGMA), 0)`` over the radii ``AO_SIGMAS`` (scaled);
-    the whole difference of blurs is one transfer function, so one inverse FFT. ``consume=True`` lets it
-    overwrite ``height_spectrum`` (one full-size complex buffer less at 8192²).
+    ``min(AO_GAIN · cavity, 1)`` with the cavity depth ``max(mean_r blur(h, r) - blur(h, AO_DETAIL_SIGMA), 0)``
+    over the radii ``AO_SIGMAS`` (scaled); the whole difference of blurs is one transfer function, so one
+    inverse FFT. Both the AO and the roughness use it. ``consume=True`` lets it overwrite ``height_spectrum``
+    (one full-size complex buffer less at 8192²).
     """
     transfer = spec.gaussian(AO_SIGMAS[0] * scale)
     for sigma in AO_SIGMAS[1:]:
@@ -203,21 +204,22 @@ def cavity_from_height(height_spectrum: np.ndarray, spec: _Spectral, scale: floa
     transfer /= np.float32(len(AO_SIGMAS))
     transfer -= spec.gaussian(AO_DETAIL_SIGMA * scale)
     cavity = spec.inverse(np.multiply(height_spectrum, transfer, out=height_spectrum) if consume else height_spectrum * transfer)
-    return np.maximum(cavity, 0.0, out=cavity)
+    np.maximum(cavity, 0.0, out=cavity)
+    cavity *= np.float32(AO_GAIN)
+    return np.minimum(cavity, 1.0, out=cavity)
 
 
-def ambient_occlusion(cavity: np.ndarray, height: np.ndarray, strength: float) -> np.ndarray:
+def ambient_occlusion(occlusion: np.ndarray, height: np.ndarray, strength: float) -> np.ndarray:
     """Ambient occlusion in [0, 1] (1 = unoccluded): cavity occlusion times height occlusion.
 
-    ``(1 - s·min(AO_GAIN·cavity, 1)) · (1 - s·AO_HEIGHT·(1 - height))`` with ``s = strength``: pits and
+    ``(1 - s·occlusion) · (1 - s·AO_HEIGHT·(1 - height))`` with ``s = strength`` and ``occlusion`` from
+    :func:`cavity_occlusion`: pits and
     crevices darken, and so, more gently, does everything low (mortar beds, the floor between stones).
     Without the height term AO is white except in crevices, and a map that is mostly a flat 1 carries
     little shape. Evaluated in place (one full-size temporary).
     """
     s = np.float32(strength)
-    ao = np.multiply(cavity, np.float32(AO_GAIN))
-    np.minimum(ao, 1.0, out=ao)
-    ao *= -s
+    ao = np.multiply(occlusion, -s)
     ao += np.float32(1.0)
     np.maximum(ao, 0.0, out=ao)  # strengths above 1 saturate at black rather than wrapping sign
     low = np.subtract(1.0, height, dtype=np.float32)
@@ -242,11 +244,11 @@ def local_contrast(lum: np.ndarray, lum_spectrum: np.ndarray, spec: _Spectral, s
 
 
 def roughness_map(
-    lum_norm: np.ndarray, contrast: np.ndarray, cavity: np.ndarray, roughness_range: tuple[float, float]
+    lum_norm: np.ndarray, contrast: np.ndarray, occlusion: np.ndarray, roughness_range: tuple[float, float]
 ) -> np.ndarray:
     """Roughness in ``roughness_range``: the inverse of a "smoothness" mix.
 
-    Smoothness = 0.5 · brightness + 0.3 · (1 - local contrast) + 0.2 · (1 - cavity): bright, flat,
+    Smoothness = 0.5 · brightness + 0.3 · (1 - local contrast) + 0.2 · (1 - cavity occlusion): bright, flat,
     exposed texels read glossier; dark, detailed, recessed ones (dust, grime, mortar) rougher.
     Evaluated in place (two full-size temporaries).
     """
@@ -255,9 +257,7 @@ def roughness_map(
     term = np.subtract(1.0, contrast, dtype=np.float32)
     term *= np.float32(0.3)
     smooth += term
-    np.multiply(cavity, np.float32(AO_GAIN), out=term)
-    np.minimum(term, 1.0, out=term)
-    np.subtract(1.0, term, out=term)
+    np.subtract(1.0, occlusion, out=term)
     term *= np.float32(0.2)
     smooth += term
     del term
@@ -347,11 +347,11 @@ def derive_maps(
     del lum_spectrum
     lum_norm = _normalise(lum, inplace=True)
     del lum
-    cavity = cavity_from_height(spec.forward(height_map), spec, scale, consume=True)
-    roughness = roughness_map(lum_norm, contrast, cavity, (lo, hi))
+    occlusion = cavity_occlusion(spec.forward(height_map), spec, scale, consume=True)
+    roughness = roughness_map(lum_norm, contrast, occlusion, (lo, hi))
     del lum_norm, contrast
-    ao = ambient_occlusion(cavity, height_map, ao_strength)
-    del cavity
+    ao = ambient_occlusion(occlusion, height_map, ao_strength)
+    del occlusion
     record = {
         "height_source": height_source,
         "normal_strength": float(normal_strength),
