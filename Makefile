@@ -7,6 +7,8 @@ PYTHON      ?= python3
 VENV        ?= .venv
 TORCH_SPEC  ?= torch==2.13.0
 PY          := $(VENV)/bin/python
+TEXTURE_STEPS ?= 2000
+SPRITE_STEPS  ?= 1500
 export PYOPENGL_PLATFORM ?= egl
 export PYTHONDONTWRITEBYTECODE = 1
 
@@ -43,19 +45,18 @@ test: setup-test
 corpus: setup
 	$(PY) -m scenegen corpus
 
-# Two stages (about 75 min on 2 cores): 3000 steps with nearest upsampling, then 1000 steps of
-# fine-tuning with periodic bilinear upsampling, which removes the 8-px cell pattern; grain is fitted at the end.
+# The shipped texture model (0.4.0): trained from scratch, 96² crops, 4 px per latent cell (see README).
 default-model: corpus
-	rm -rf .cache/train-default-nearest .cache/train-default-bilinear
-	$(PY) -m scenegen train --data .cache/corpus/textures --out .cache/train-default-nearest --upsample nearest --steps 3000 --batch 8 --seed 0 --checkpoint-every 250 --sample-every 250
-	$(PY) -m scenegen train --data .cache/corpus/textures --out .cache/train-default-bilinear --init-from .cache/train-default-nearest --upsample bilinear --steps 1000 --batch 8 --seed 1 --lr 1e-3 --checkpoint-every 100 --sample-every 250
+	rm -rf .cache/train-default
+	$(PY) -m scenegen train --from-scratch --data .cache/corpus/textures --out .cache/train-default --steps $(TEXTURE_STEPS) --batch 8 --crop 96 --seed 0 --kl-weight 1e-4 --checkpoint-every 100 --sample-every 500
 	mkdir -p assets/models/default
-	cp .cache/train-default-bilinear/config.json .cache/train-default-bilinear/model.safetensors .cache/train-default-bilinear/prior.safetensors assets/models/default/
+	cp .cache/train-default/config.json .cache/train-default/model.safetensors .cache/train-default/prior.safetensors assets/models/default/
 
+# The shipped sprite model (0.4.0): 256² sprites, trained on 128² crops of them.
 sprite-model: setup
 	$(PY) -m scenegen corpus --sprites
 	rm -rf .cache/train-sprites
-	$(PY) -m scenegen train --mode sprite --data .cache/corpus/sprites --out .cache/train-sprites --steps 1200 --batch 8 --seed 0 --gram-weight 0 --checkpoint-every 100 --sample-every 200
+	$(PY) -m scenegen train --from-scratch --mode sprite --data .cache/corpus/sprites --out .cache/train-sprites --steps $(SPRITE_STEPS) --batch 8 --crop 128 --seed 0 --gram-weight 0.25 --checkpoint-every 100 --sample-every 500
 	mkdir -p assets/models/sprites
 	cp .cache/train-sprites/config.json .cache/train-sprites/model.safetensors .cache/train-sprites/prior.safetensors assets/models/sprites/
 

@@ -14,8 +14,7 @@
   and at 2048² the largest
   difference between the tiled decode and a whole-canvas decode.
 * --from-image: scikit-image's brick/grass/gravel photos (not tileable) → seam_ratio of every map at 512² and
-  2048², and gram_dist of 128² crops of the result to 128² crops of the photo (as the model sees it, shorter
-  side PHOTO_DETAIL px) beside the real-vs-real and blurred-vs-real references.
+  2048², and gram_dist of 128² crops of the result to 128² crops of the photo (at the photo's own pixel scale) beside the real-vs-real and blurred-vs-real references.
 
 Prints a table and one JSON line. Usage:
     python benchmarks/generate.py [--model DIR] [--runs 5] [--big 8192] [--big-classes 2|all|a,b] [--big-seeds 2] [--quick]
@@ -37,9 +36,8 @@ import numpy as np
 import torch
 
 from scenegen import api, metrics
-from scenegen.imaging import resize
 from scenegen.materials import save_material
-from scenegen.model.sample import TILE_CELLS, condition_weights, decode, latent_cells, sample_texture_latent
+from scenegen.model.sample import TILE_CELLS, cell_phase, condition_weights, decode, decode_canvas, latent_cells, sample_texture_latent
 
 MAPS = ("basecolor", "normal", "roughness", "height", "ao")
 SEEDS = {512: 16, 2048: 4}  # materials per class averaged for the seam figures (--big-seeds at the largest size)
@@ -126,7 +124,7 @@ def mean_seams(rows: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, f
 
 def material_phase(model, cls: str, seed: int, size: int) -> tuple[int, int]:
     """The pixel offset the generator rolled this material's decode by (where its cell grid lies)."""
-    return api._cell_phase(model, seed, api.class_index(model, cls), size, size)
+    return cell_phase(model, seed, api.class_index(model, cls), size, size)
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -232,9 +230,7 @@ def crops(images: list[np.ndarray], count: int, side: int, seed: int) -> np.ndar
 def evaluate_photo(model, name: str, sizes: list[int]) -> dict:
     """Seam figures of --from-image materials of a photo, and gram_dist of the result to the photo."""
     image = photo(name)
-    short = min(image.shape[:2])
-    seen = resize(image, round(image.shape[0] * api.PHOTO_DETAIL / short), round(image.shape[1] * api.PHOTO_DETAIL / short)) \
-        if short > api.PHOTO_DETAIL else image
+    seen = image  # materials keep the photo's own pixel scale
     row: dict = {"photo_seam_ratio": metrics.seam_ratio(image)}
     generated = []
     for size in sizes:
@@ -305,7 +301,7 @@ def main() -> None:
         latent = sample_texture_latent(model, 0, cells, cells, 0)
         weights = condition_weights(model.config, 0, cells, cells)
         whole = np.clip(decode(model, latent, weights, tile=cells), 0.0, 1.0)
-        figures["tiled_vs_whole_max_abs@2048"] = float(np.abs(api._decode_at(model, latent, weights, 2048, 2048) - whole).max())
+        figures["tiled_vs_whole_max_abs@2048"] = float(np.abs(decode_canvas(model, latent, weights, 2048, 2048) - whole).max())
         del whole
         big_rows = {cls: [run_big(args, cls, seed) for seed in range(args.big_seeds)] for cls in big_classes(args.big_classes, classes)}
         seams[str(args.big)] = {cls: mean_seams(rows) for cls, rows in big_rows.items()}

@@ -1,8 +1,8 @@
 """Generated billboard sprites: RGBA cut-outs of a class from the sprite model, ready for engines.
 
 A sprite is drawn from the class's latent prior (one whole latent grid per sprite, see
-scenegen.model.sprite_prior) and decoded at the model's native size (its training crop, 128² for the
-shipped model), 64 at a time. There its colour is first bled outward from the fairly opaque texels (the
+scenegen.model.sprite_prior) and decoded at the model's native size (the size of the sprites its prior
+encoded: 256² for the shipped model, decoded natively, not upscaled), 64 at a time. There its colour is first bled outward from the fairly opaque texels (the
 decoder's colour is barely constrained where its alpha is low), then :func:`scenegen.sprites.clean_alpha`
 makes the cut-out (edge at decoded alpha ``ALPHA_THRESHOLD``, antialiased, specks removed, empty frame,
 colour bled under transparent texels). Finally it is resampled to the requested size: colour bicubic (it is

@@ -18,7 +18,7 @@ from scenegen import api
 from scenegen.cache import Cache, cache_key, request_record
 from scenegen.commands.material import _model_summary
 from scenegen.metrics import seam_ratio
-from scenegen.model.sample import condition_weights, decode, latent_cells, sample_texture_latent
+from scenegen.model.sample import condition_weights, decode, decode_canvas, latent_cells, sample_texture_latent
 
 MAPS = ("basecolor", "normal", "roughness", "height", "ao", "orm", "preview")
 GREY_MAPS = ("basecolor", "normal", "roughness", "height", "ao")  # the maps seam_ratio is reported for
@@ -227,7 +227,7 @@ def test_tiled_decode_equals_a_whole_decode_and_shows_no_tile_boundary(tiny_mode
     latent = sample_texture_latent(model, 1, cells, cells, 4)
     weights = condition_weights(model.config, 1, cells, cells)
     steps: list[float] = []
-    tiled = api._decode_at(model, latent, weights, size, size, steps.append)
+    tiled = decode_canvas(model, latent, weights, size, size, steps.append)
     whole = np.clip(decode(model, latent, weights, tile=cells), 0, 1)
     assert steps == [0.25, 0.5, 0.75, 1.0]
     assert np.abs(tiled - whole).max() < 1e-5
@@ -235,11 +235,11 @@ def test_tiled_decode_equals_a_whole_decode_and_shows_no_tile_boundary(tiny_mode
     across = np.abs(tiled[:, edge] - tiled[:, edge - 1]).mean() + np.abs(tiled[edge] - tiled[edge - 1]).mean()
     interior = np.abs(np.diff(tiled, axis=1)).mean() + np.abs(np.diff(tiled, axis=0)).mean()
     assert across / interior < 1.5, across / interior
-    shifted = api._decode_at(model, latent, weights, size, size, phase=(3, 5))  # tiles written to rolled places
+    shifted = decode_canvas(model, latent, weights, size, size, phase=(3, 5))  # tiles written to rolled places
     np.testing.assert_array_equal(shifted, np.roll(tiled, (3, 5), axis=(0, 1)))
     small = latent[:, :16, :16]  # one tile: decoded whole, then rolled
-    np.testing.assert_array_equal(api._decode_at(model, small, weights[:, :16, :16], 128, 128, phase=(7, 1)),
-                                  np.roll(api._decode_at(model, small, weights[:, :16, :16], 128, 128), (7, 1), axis=(0, 1)))
+    np.testing.assert_array_equal(decode_canvas(model, small, weights[:, :16, :16], 128, 128, phase=(7, 1)),
+                                  np.roll(decode_canvas(model, small, weights[:, :16, :16], 128, 128), (7, 1), axis=(0, 1)))
 
 
 def test_material_api_matches_generate_texture(tiny_model: Path) -> None:

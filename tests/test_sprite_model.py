@@ -22,7 +22,7 @@ from scenegen.data.sprites_procedural import SPRITE_CLASSES, build_sprite_corpus
 from scenegen.errors import ScenegenError
 from scenegen.imaging import load_image
 from scenegen.metrics import border_alpha
-from scenegen.model.config import SPRITE_ARCHITECTURE, ModelConfig
+from scenegen.model.config import SPRITE_ARCHITECTURE, TEXTURE_ARCHITECTURE, ModelConfig
 from scenegen.model.sample import condition_weights, decode, decode_sprites
 from scenegen.model.sprite_prior import fit_class_prior, has_sprite_prior, load_class_prior, prior_tensors, sample_latent
 from scenegen.sprites import dilate_colour
@@ -58,45 +58,45 @@ def _two_cluster_latents(n: int = 60) -> np.ndarray:
     return (centres[which] + 0.3 * rng.standard_normal((n, 4, 6, 6))).astype(np.float32)
 
 
-def test_prior_fit_is_deterministic_and_finds_the_clusters() -> None:
+def test_prior_fit_is_deterministic_and_keeps_exact_training_latents() -> None:
     latents = _two_cluster_latents()
-    a = fit_class_prior(latents, dims=4, components=2)
-    b = fit_class_prior(latents, dims=4, components=2)
-    assert all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("mean", "basis", "weights", "means", "chol"))
-    assert a.grid == (4, 6, 6) and np.allclose(sorted(a.weights), [0.5, 0.5], atol=0.02)
-    # temperature 0 draws a component mean: it must decode to (nearly) one of the two cluster centres
-    draws = [sample_latent(a, np.random.default_rng(s), temperature=0.0) for s in range(8)]
-    centres = [latents[0::2].mean(0), latents[1::2].mean(0)]
-    for z in draws:
-        assert min(np.abs(z - c).mean() for c in centres) < 0.05
-    assert {int(np.argmin([np.abs(z - c).mean() for c in centres])) for z in draws} == {0, 1}
+    a = fit_class_prior(latents, anchors=20)
+    b = fit_class_prior(latents, anchors=20)
+    assert np.array_equal(a.anchors, b.anchors) and np.array_equal(a.neighbours, b.neighbours)
+    assert a.grid == (4, 6, 6) and len(a.anchors) == 20
+    # every anchor is a training latent (to float16), and its nearest neighbours sit in its own cluster
+    flat = latents.reshape(len(latents), -1)
+    for anchor, near in zip(a.anchors, a.neighbours):
+        i = int(np.abs(flat - anchor.reshape(-1)).max(axis=1).argmin())
+        assert np.abs(flat[i] - anchor.reshape(-1)).max() < 1e-2
+        cluster = lambda z: int(np.abs(z - latents[0]).mean() > np.abs(z - latents[1]).mean())  # noqa: E731
+        assert all(cluster(a.anchors[k]) == cluster(anchor) for k in near)
 
 
-def test_kernel_prior_draws_stay_near_training_latents_and_vary_with_temperature() -> None:
-    latents = _two_cluster_latents(30)
-    prior = fit_class_prior(latents, dims=8)  # the default fit: one kernel per latent
-    assert len(prior.weights) == 30 and np.allclose(prior.weights, 1 / 30) and prior.chol.shape == (1, 8, 8)
-    flat = latents.reshape(30, -1).astype(np.float64)
-    projected = prior.mean + ((flat - prior.mean) @ prior.basis.T) @ prior.basis
-    cold = sample_latent(prior, np.random.default_rng(1), temperature=0.0).reshape(-1)
-    assert np.abs(projected - cold).max(axis=1).min() < 1e-4  # T = 0: exactly a (projected) training latent
-    spread = [np.abs(projected - sample_latent(prior, np.random.default_rng(s), t).reshape(-1)).mean(1).min()
-              for t in (0.3, 1.0) for s in range(8)]
-    assert 0 < np.mean(spread[:8]) < np.mean(spread[8:])
+def test_prior_draws_stay_near_their_anchor_and_move_more_with_temperature() -> None:
+    prior = fit_class_prior(_two_cluster_latents(30), anchors=30)
+    flat = prior.anchors.reshape(30, -1)
+    both = np.concatenate([flat, prior.anchors[:, :, :, ::-1].reshape(30, -1)])  # anchors and mirror images
+    cold = [sample_latent(prior, np.random.default_rng(s), temperature=0.0).reshape(-1) for s in range(8)]
+    assert all(np.abs(both - z).max(axis=1).min() < 1e-6 for z in cold)  # T = 0: exactly an anchor (or its mirror)
+    spread = [np.abs(both - sample_latent(prior, np.random.default_rng(s), t).reshape(-1)).mean(1).min()
+              for t in (0.3, 1.0) for s in range(16)]
+    assert 0 < np.mean(spread[:16]) < np.mean(spread[16:])
+    mirrored = sum(np.abs(prior.anchors[:, :, :, ::-1].reshape(30, -1) - z).max(axis=1).min() < 1e-6 for z in cold)
+    assert 0 < mirrored < 8  # about half the draws are mirror images
 
 
 def test_prior_round_trips_through_safetensors() -> None:
-    priors = [fit_class_prior(_two_cluster_latents(40 + 10 * k), dims=6, components=2) for k in range(2)]
+    priors = [fit_class_prior(_two_cluster_latents(40 + 10 * k), anchors=16) for k in range(2)]
     loaded = load_safetensors_bytes(save_safetensors_bytes(prior_tensors(priors)))
     for index, prior in enumerate(priors):
         assert has_sprite_prior(loaded, index)
         back = load_class_prior(loaded, index)
         assert back.grid == prior.grid
-        for name in ("mean", "basis", "residual_std", "weights", "means", "chol"):
-            assert np.allclose(getattr(back, name), getattr(prior, name), rtol=1e-6, atol=1e-6), name
+        assert np.array_equal(back.anchors, prior.anchors) and np.array_equal(back.neighbours, prior.neighbours)
         z1 = sample_latent(prior, np.random.default_rng(3))
         z2 = sample_latent(back, np.random.default_rng(3))
-        assert z1.shape == (4, 6, 6) and np.allclose(z1, z2, atol=1e-4)
+        assert z1.shape == (4, 6, 6) and np.array_equal(z1, z2)
     assert not has_sprite_prior(loaded, 2)
     with pytest.raises(ScenegenError, match="no sprite prior"):
         load_class_prior(loaded, 2)
@@ -106,7 +106,7 @@ def test_trained_sprite_model_has_sprite_architecture_and_a_prior_per_class(tiny
     meta = json.loads((tiny_sprite_model / "config.json").read_text())
     cfg = ModelConfig.from_dict(meta["model"])
     assert cfg.mode == "sprite" and cfg.classes == tuple(sorted(SPRITE_CLASSES))
-    assert cfg.decoder_widths == SPRITE_ARCHITECTURE["decoder_widths"] and cfg.loss_margin == 0
+    assert cfg.decoder_widths == SPRITE_ARCHITECTURE["decoder_widths"] and cfg.loss_margin == SPRITE_ARCHITECTURE["loss_margin"]
     assert np.isfinite(meta["metrics"]["heldout_psnr_db"])
     model = sprite_gen.load_sprite_model(tiny_sprite_model)
     assert all(has_sprite_prior(model.prior, i) for i in range(len(cfg.classes)))
@@ -115,7 +115,8 @@ def test_trained_sprite_model_has_sprite_architecture_and_a_prior_per_class(tiny
 
 def test_texture_mode_architecture_is_untouched(tiny_model: Path) -> None:
     cfg = ModelConfig.from_dict(json.loads((tiny_model / "config.json").read_text())["model"])
-    assert (cfg.encoder_widths, cfg.decoder_widths, cfg.loss_margin) == ((32, 64, 128), (128, 64, 32, 16), 16)
+    assert (cfg.encoder_widths, cfg.decoder_widths, cfg.latent_channels) == (
+        TEXTURE_ARCHITECTURE["encoder_widths"], TEXTURE_ARCHITECTURE["decoder_widths"], TEXTURE_ARCHITECTURE["latent_channels"])
     with pytest.raises(ScenegenError, match="not a sprite model"):
         sprite_gen.load_sprite_model(tiny_model)
 

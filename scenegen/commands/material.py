@@ -63,6 +63,10 @@ def _plan(args: argparse.Namespace, classes: tuple[str, ...]) -> list[tuple[str,
     if args.seed < 0:
         raise ScenegenError(f"--seed must be >= 0, got {args.seed}")
     check_grain(args.grain, "--grain")
+    if not 0.125 <= args.scale <= 4.0:
+        raise ScenegenError(f"--scale must be a number from 0.125 to 4, got {args.scale:g}")
+    if args.scale != 1.0 and args.photo is None:
+        raise ScenegenError("--scale applies to --from-image only")
     if args.cls is not None and args.cls not in classes:
         raise ScenegenError(f"unknown class '{args.cls}'; this model knows: {', '.join(classes)}")
     base = args.name or (args.cls if args.cls is not None else _safe_name(Path(args.photo).stem))
@@ -111,7 +115,8 @@ def _generate(args: argparse.Namespace, model: Any, seed: int, photo: Any, bar: 
         material = generate_material(args.cls, seed, args.size, model=model, grain=args.grain, progress=decoded)
     else:
         try:
-            material = material_from_image(photo, args.size, seed, model=model, grain=args.grain, progress=decoded)
+            material = material_from_image(photo, args.size, seed, model=model, grain=args.grain, scale=args.scale,
+                                           progress=decoded)
         except ScenegenError as exc:
             raise ScenegenError(f"{args.photo}: {exc}") from None
     bar.to(DECODE_SHARE)
@@ -216,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
             "size": size,
             "normal_convention": args.normal_convention,
             "grain": args.grain,
+            "scale": args.scale if photo is not None else None,
             "preview": not args.no_preview,
         }
         inputs = {"photo": args.photo} if photo is not None else None
@@ -244,8 +250,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None, help="file name prefix (default CLASS_SEED or PHOTOSTEM_SEED)")
     p.add_argument("--from-image", dest="photo", metavar="PHOTO", default=None,
                    help="make a new seamless material with the look of this photo (need not tile)")
-    p.add_argument("--grain", type=float, default=1.0,
-                   help="strength of the fine detail added on top of the decode (0 = none, 1 = as fitted; default 1)")
+    p.add_argument("--grain", type=float, default=0.0,
+                   help="strength of fitted grain noise added on top of the decode (0 = none, the default; 1 = as fitted)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="with --from-image: texel scale relative to the photo (1 = the photo's own, the default; "
+                        "0.5 = features half as large)")
     p.add_argument("--variations", type=int, default=1, help="N materials with seeds SEED…SEED+N-1")
     p.add_argument("--list", action="store_true", help="print the model's classes and exit")
     p.add_argument("--normal-convention", choices=CONVENTIONS, default="opengl",

@@ -23,8 +23,10 @@ def run(args: argparse.Namespace) -> int:
     tcfg = TrainConfig(
         steps=args.steps, batch=args.batch, seed=args.seed, lr=args.lr,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
-        gram_weight=args.gram_weight, fft_weight=args.fft_weight,
+        gram_weight=args.gram_weight, fft_weight=args.fft_weight, kl_weight=args.kl_weight,
     )
+    architecture = {k: v for k, v in (("latent_channels", args.latent_channels), ("encoder_widths", args.encoder_widths),
+                                      ("decoder_widths", args.decoder_widths)) if v is not None}
     bar = tqdm(total=args.steps, desc="train", unit="step", dynamic_ncols=True, disable=args.quiet)
 
     def progress(done: int, total: int, parts: dict[str, float]) -> None:
@@ -32,13 +34,36 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix(loss=f"{parts['total']:.4f}", patches_s=f"{parts['patches_per_s']:.1f}", refresh=False)
         bar.refresh()
 
+    init_from = args.init_from
+    if init_from is None and not args.from_scratch and not architecture:
+        init_from = _shipped_model(args.mode)
     command = "scenegen " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "train" in sys.argv[1:2] else "scenegen train"
     out = train(args.data, args.out, mode=args.mode, tcfg=tcfg, resume=args.resume, crop_size=args.crop,
-                upsample=args.upsample, init_from=args.init_from,
+                upsample=args.upsample, init_from=init_from, architecture=architecture,
                 command=command, progress=progress)
     bar.close()
-    say(f"model written to {out} (samples in {out / 'samples'})")
+    start = f"fine-tuned from {init_from}" if init_from is not None else "trained from scratch"
+    say(f"model written to {out} ({start}; samples in {out / 'samples'})")
     return 0
+
+
+def _shipped_model(mode: str) -> str | None:
+    """The shipped model a fine-tune starts from by default (None if this checkout has none)."""
+    from ..api import default_model_dir
+    from ..sprite_gen import default_sprite_model_dir
+
+    root = default_sprite_model_dir() if mode == "sprite" else default_model_dir()
+    return str(root) if (root / "config.json").is_file() else None
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text[:40]!r}") from None
+    if not widths or any(not 1 <= w <= 1024 for w in widths):
+        raise argparse.ArgumentTypeError("widths must be integers from 1 to 1024")
+    return widths
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,10 +80,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", type=int, default=128, help="training crop size in pixels (multiple of 8)")
     p.add_argument("--gram-weight", type=float, default=TrainConfig.gram_weight, help="weight of the random-feature Gram loss (0 = off)")
     p.add_argument("--fft-weight", type=float, default=TrainConfig.fft_weight, help="weight of the focal-frequency loss")
+    p.add_argument("--kl-weight", type=float, default=TrainConfig.kl_weight, help="weight of the KL term")
+    p.add_argument("--latent-channels", type=int, default=None, help="latent channels (from scratch only)")
+    p.add_argument("--encoder-widths", type=_widths, default=None, metavar="W,W,…",
+                   help="encoder widths, one per ×2 downsampling (from scratch only)")
+    p.add_argument("--decoder-widths", type=_widths, default=None, metavar="W,W,…",
+                   help="decoder widths, one more than the encoder's (from scratch only)")
     p.add_argument("--upsample", choices=["nearest", "bilinear"], default=None,
                    help="decoder upsampling (default: bilinear for textures, nearest for sprites)")
     p.add_argument("--init-from", metavar="MODEL_DIR", default=None,
-                   help="start from the weights of this model directory (same classes and widths): fine-tuning")
+                   help="fine-tune this model directory (default: the shipped model; its architecture is kept, "
+                        "classes matched by name)")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="train new weights instead of fine-tuning the shipped model of this --mode (the default)")
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--sample-every", type=int, default=100)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")

@@ -1,11 +1,17 @@
-"""The latent prior: a bank of encoder means per class, and a toroidal latent-quilting sampler.
+"""The texture prior: a bank of latent sources per class, and a toroidal latent-quilting sampler.
 
-After training, every class keeps a bank of latent grids (the encoder means of its images). To sample,
-patches of those grids are stitched on a torus with minimum-error boundary cuts (image quilting,
-Efros & Freeman 2001, done in latent space). The result is a periodic latent grid of any size made of
-real latent statistics, so the decoder sees what it was trained on: outputs stay sharp and varied,
-and regular structure (brick courses, tile grids) carries across patch boundaries because each
-patch is chosen to agree with its already-placed neighbours.
+After training, every class keeps a bank of latent *sources*: the encoder means of whole training images.
+Periodic images (the built-in corpus is tileable) are encoded with circular padding, so their source is an
+exact latent torus; other images (a user's photos) are encoded as they are and flagged non-periodic.
+
+One canvas quilts from **one** source (one palette, one scale, no cells of another image): patches of the
+source are stitched on the canvas torus with minimum-error boundary cuts (image quilting, Efros & Freeman
+2001, in latent space). Each patch is chosen by an **exhaustive search** over every offset of the source
+(the overlap error for all offsets at once is two FFT correlations), so regular structure (brick courses,
+tile grids, plank rows) lines up across patch boundaries. Offsets that merely continue an already-placed
+neighbour (the same place of the source) are excluded, so each patch really is a new arrangement of the
+source, never the training image shifted; among the remaining offsets one is drawn from those within a
+tolerance of the best.
 """
 
 from __future__ import annotations
@@ -13,23 +19,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import fft as sfft
 
 BANK_PREFIX = "bank."
 
 
 @dataclass(frozen=True)
 class QuiltSettings:
-    """Patch size and overlap in latent cells, candidates tried per patch, acceptance tolerance."""
+    """Patch size and overlap in latent cells, tolerance over the best error, exclusion radius (cells)."""
 
     patch: int = 12
-    overlap: int = 3
-    candidates: int = 24
-    tolerance: float = 0.15
-    margin: int = 1  # latent cells at a source grid's edge that encoder padding touched
+    overlap: int = 4
+    tolerance: float = 0.2
+    exclusion: int = 4
+    margin: int = 1  # cells at the edge of a non-periodic source that encoder padding touched
 
 
 def bank_key(class_index: int) -> str:
     return f"{BANK_PREFIX}{class_index}"
+
+
+def periodic_key(class_index: int) -> str:
+    """Key of the per-source periodicity flags (1 = an exact latent torus)."""
+    return f"{BANK_PREFIX}{class_index}.periodic"
 
 
 def _axis_starts(length: int, patch: int) -> np.ndarray:
@@ -75,21 +87,65 @@ def _cut_mask(error: np.ndarray, filled: np.ndarray, overlap: int) -> np.ndarray
     return take_new | ~filled
 
 
-def quilt(bank: np.ndarray, height: int, width: int, rng: np.random.Generator, settings: QuiltSettings = QuiltSettings()) -> np.ndarray:
-    """A periodic L×height×width latent grid stitched from patches of ``bank`` (K×L×gh×gw).
+class _Source:
+    """One latent source with its spectra precomputed for the exhaustive overlap search."""
 
-    Patches are laid from the origin, so the closing cuts (where the last patch of a row or column meets
-    the first one again, constrained on both sides) would all sit at the wrap-around edge. The finished
-    torus is therefore rolled by a random offset: the wrap-around edge becomes an ordinary place.
+    def __init__(self, grid: np.ndarray, periodic: bool, margin: int) -> None:
+        self.grid = np.asarray(grid, dtype=np.float32)
+        self.periodic = periodic
+        self.margin = 0 if periodic else margin
+        _, self.h, self.w = self.grid.shape
+        self.spectrum = sfft.rfft2(self.grid)  # float32 spectra: twice as fast, ample for ranking offsets
+        self.energy_spectrum = sfft.rfft2((self.grid**2).sum(axis=0))
+
+    def errors(self, region: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """Overlap error Σ known·|source(o+u) − region(u)|² for every offset o (h×w; inf where invalid).
+
+        Both terms that depend on o are circular cross-correlations: the channels' products are summed in
+        the Fourier domain, so one inverse FFT serves them all.
+        """
+        ph, pw = known.shape
+        pattern = np.zeros((region.shape[0] + 1, self.h, self.w), dtype=np.float32)
+        pattern[:-1, :ph, :pw] = region * known[None]
+        pattern[-1, :ph, :pw] = known
+        spectra = np.conj(sfft.rfft2(pattern))
+        product = spectra[-1] * self.energy_spectrum - 2.0 * (spectra[:-1] * self.spectrum).sum(axis=0)
+        err = sfft.irfft2(product, s=(self.h, self.w)) + float((region**2 * known[None]).sum())
+        return np.where(self.valid(ph, pw), np.maximum(err, 0.0), np.inf)
+
+    def valid(self, ph: int, pw: int) -> np.ndarray:
+        """Offsets at which a ph×pw patch may be read (all of them on a torus)."""
+        ok = np.ones((self.h, self.w), dtype=bool)
+        if not self.periodic:
+            m = self.margin
+            ok[:] = False
+            ok[m : max(m + 1, self.h - m - ph + 1), m : max(m + 1, self.w - m - pw + 1)] = True
+        return ok
+
+    def read(self, oy: int, ox: int, ph: int, pw: int) -> np.ndarray:
+        rows = np.arange(oy, oy + ph) % self.h
+        cols = np.arange(ox, ox + pw) % self.w
+        return self.grid[:, rows[:, None], cols[None, :]]
+
+
+def quilt(source: np.ndarray, height: int, width: int, rng: np.random.Generator,
+          settings: QuiltSettings = QuiltSettings(), periodic: bool = True) -> np.ndarray:
+    """A periodic L×height×width latent grid stitched from patches of one ``source`` grid (L×gh×gw).
+
+    ``periodic``: the source is a latent torus (patches may wrap around it); otherwise patches stay inside
+    it, ``settings.margin`` cells from its edge. Patches are laid from the origin, so the closing cuts (where
+    the last patch of a row or column meets the first one again) would all sit at the wrap-around edge; the
+    finished torus is therefore rolled by a random offset, and the wrap-around edge becomes an ordinary place.
     """
-    bank = np.asarray(bank, dtype=np.float32)
-    _, channels, gh, gw = bank.shape
+    src = _Source(source, periodic, settings.margin)
     overlap = settings.overlap
-    usable = min(gh, gw) - 2 * settings.margin
-    patch = max(2, min(settings.patch, usable - overlap - 1, max(height, width) // 2))
-    margin = settings.margin if min(gh, gw) - 2 * settings.margin >= patch + overlap + 1 else 0
+    room = min(src.h, src.w) - (0 if periodic else 2 * src.margin)
+    patch = max(2, min(settings.patch, room - overlap, max(height, width) // 2))
+    overlap = min(overlap, max(1, patch // 2))
+    channels = src.grid.shape[0]
     canvas = np.zeros((channels, height, width), dtype=np.float32)
     filled = np.zeros((height, width), dtype=bool)
+    where = np.zeros((2, height, width), dtype=np.int64)  # the source cell each canvas cell was read from
     ys, xs = _axis_starts(height, patch), _axis_starts(width, patch)
     for i in range(len(ys) - 1):
         for j in range(len(xs) - 1):
@@ -98,36 +154,38 @@ def quilt(bank: np.ndarray, height: int, width: int, rng: np.random.Generator, s
             ph, pw = len(rows), len(cols)
             region = canvas[:, rows[:, None], cols[None, :]]
             known = filled[rows[:, None], cols[None, :]]
-            candidates = _draw_candidates(bank, ph, pw, margin, settings.candidates, rng)
-            choice = _pick(candidates, region, known, settings.tolerance, rng)
+            implied = where[:, rows[:, None], cols[None, :]] - np.stack(np.mgrid[0:ph, 0:pw])
+            oy, ox = _choose_offset(src, region, known, implied, ph, pw, settings, rng)
+            choice = src.read(oy, ox, ph, pw)
             error = ((choice - region) ** 2).sum(axis=0)
             mask = _cut_mask(error, known, overlap)
-            merged = np.where(mask[None], choice, region)
-            canvas[:, rows[:, None], cols[None, :]] = merged
+            canvas[:, rows[:, None], cols[None, :]] = np.where(mask[None], choice, region)
             filled[rows[:, None], cols[None, :]] = True
+            read = np.stack(np.mgrid[oy : oy + ph, ox : ox + pw])
+            where[:, rows[:, None], cols[None, :]] = np.where(mask[None], read, where[:, rows[:, None], cols[None, :]])
     return np.roll(canvas, (int(rng.integers(0, height)), int(rng.integers(0, width))), axis=(1, 2))
 
 
-def _draw_candidates(bank: np.ndarray, ph: int, pw: int, margin: int, count: int, rng: np.random.Generator) -> np.ndarray:
-    k, _, gh, gw = bank.shape
-    ph_fit, pw_fit = min(ph, gh - 2 * margin), min(pw, gw - 2 * margin)
-    out = []
-    for _ in range(count):
-        src = int(rng.integers(0, k))
-        y = int(rng.integers(margin, gh - margin - ph_fit + 1))
-        x = int(rng.integers(margin, gw - margin - pw_fit + 1))
-        piece = bank[src, :, y : y + ph_fit, x : x + pw_fit]
-        if (ph_fit, pw_fit) != (ph, pw):  # tiny source grids: wrap the piece to size
-            piece = np.take(np.take(piece, np.arange(ph) % ph_fit, axis=1), np.arange(pw) % pw_fit, axis=2)
-        out.append(piece)
-    return np.stack(out)
-
-
-def _pick(candidates: np.ndarray, region: np.ndarray, known: np.ndarray, tolerance: float, rng: np.random.Generator) -> np.ndarray:
+def _choose_offset(src: _Source, region: np.ndarray, known: np.ndarray, implied: np.ndarray, ph: int, pw: int,
+                   settings: QuiltSettings, rng: np.random.Generator) -> tuple[int, int]:
+    """The source offset of the next patch: random for the first one, else drawn from the offsets whose
+    overlap error is within ``tolerance`` of the best, excluding continuations of placed neighbours."""
+    valid = src.valid(ph, pw)
     if not known.any():
-        return candidates[int(rng.integers(0, len(candidates)))]
-    diff = (candidates - region[None]) ** 2
-    errors = (diff.sum(axis=1) * known[None]).sum(axis=(1, 2)) / known.sum()
-    best = errors.min()
-    good = np.flatnonzero(errors <= best * (1.0 + tolerance) + 1e-9)
-    return candidates[int(good[rng.integers(0, len(good))])]
+        choices = np.flatnonzero(valid)
+        pick = int(choices[rng.integers(0, len(choices))])
+        return divmod(pick, src.w)
+    err = src.errors(region, known)
+    blocked = np.zeros_like(valid)
+    radius = settings.exclusion
+    for oy, ox in {(int(a) % src.h, int(b) % src.w) for a, b in zip(implied[0][known], implied[1][known])}:
+        rows = np.arange(oy - radius, oy + radius + 1) % src.h
+        cols = np.arange(ox - radius, ox + radius + 1) % src.w
+        blocked[rows[:, None], cols[None, :]] = True
+    allowed = np.where(blocked, np.inf, err)
+    if not np.isfinite(allowed).any():  # a source too small to offer anything new: allow continuations
+        allowed = err
+    best = float(allowed.min())
+    good = np.flatnonzero(allowed.ravel() <= best * (1.0 + settings.tolerance) + 1e-9)
+    pick = int(good[rng.integers(0, len(good))])
+    return divmod(pick, src.w)

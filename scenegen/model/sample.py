@@ -1,4 +1,5 @@
-"""Inference: encode images to latent grids, sample latent grids, decode them (tiled, periodic).
+"""Inference: the whole sampling pipelines (textures, photo textures, sprites' decode), from latent
+sources through quilting, tiled periodic decoding, phases and grain to float images.
 
 Large canvases decode tile by tile: each tile takes a wrap-around halo of latent context at least as
 wide as the decoder's receptive field, so the stitched result equals a whole-canvas decode and no
@@ -8,20 +9,19 @@ tile boundary can show; peak memory is bounded by the tile size, not the canvas.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import torch
 
 from .config import ModelConfig
-from .grain import GrainProfile, fit_grain, profile_from_tensors
-from .prior import QuiltSettings, bank_key, quilt
+from .grain import GrainProfile, add_grain, fit_grain, profile_from_tensors
+from .prior import QuiltSettings, bank_key, periodic_key, quilt
 from .vae import VAE, receptive_halo
 from .weights import LoadedModel
 
 TILE_CELLS = 64
 MIN_SPRITE_BATCH = 4  # see decode_sprites
-MIN_SOURCES = 3  # bank grids a texture canvas quilts from, at least ...
-SOURCE_CELLS = 8  # ... and one more per this many latent cells of canvas side
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -93,34 +93,159 @@ def latent_cells(size: int, scale: int) -> int:
     return max(1, math.ceil(size / scale))
 
 
-def sample_texture_latent(model: LoadedModel, class_index: int, height: int, width: int, seed: int) -> np.ndarray:
-    """A periodic latent grid (L×height×width cells) quilted from the class's latent bank."""
+def texture_sources(model: LoadedModel, class_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """A class's latent sources (K×L×gh×gw float32) and which of them are exact tori (K bools)."""
     key = bank_key(class_index)
     if key not in model.prior:
         raise KeyError(f"no latent bank for class index {class_index}")
     bank = model.prior[key].float().numpy()
+    flags = model.prior.get(periodic_key(class_index))
+    periodic = flags.numpy().astype(bool) if flags is not None else np.zeros(len(bank), dtype=bool)
+    return bank, periodic
+
+
+def source_index(count: int, seed: int, class_index: int) -> int:
+    """The source a seed's canvas quilts from: consecutive seeds walk through every source of the class
+    (in a class-specific order) before any repeats, so nearby seeds never share a palette."""
+    order = np.random.default_rng([class_index, count, 17]).permutation(count)
+    return int(order[int(seed) % count])
+
+
+def sample_texture_latent(model: LoadedModel, class_index: int, height: int, width: int, seed: int) -> np.ndarray:
+    """A periodic latent grid (L×height×width cells) quilted from one of the class's latent sources."""
+    bank, periodic = texture_sources(model, class_index)
+    pick = source_index(len(bank), seed, class_index)
     rng = np.random.default_rng([seed, class_index, height, width])
-    return quilt(bank[coherent_sources(bank, height * width, rng)], height, width, rng, QuiltSettings())
+    return quilt(bank[pick], height, width, rng, quilt_settings(height, width), periodic=bool(periodic[pick]))
 
 
-def coherent_sources(bank: np.ndarray, cells: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of the bank grids one canvas quilts from: a random anchor and its nearest neighbours.
-
-    Quilting from the whole bank mixes every palette of a class into one canvas (a wall of five brick
-    colours) and makes all seeds look alike; a seed's canvas instead draws from a few similar sources
-    (by mean latent), more of them for larger canvases so big textures do not repeat.
-    """
-    count = int(np.clip(round(np.sqrt(cells) / SOURCE_CELLS), MIN_SOURCES, len(bank)))
-    summary = bank.mean(axis=(2, 3))
-    anchor = int(rng.integers(0, len(bank)))
-    distance = ((summary - summary[anchor]) ** 2).sum(axis=1)
-    return np.sort(np.argsort(distance, kind="stable")[:count])
+def quilt_settings(height: int, width: int) -> QuiltSettings:
+    """Quilting patches grow with very large canvases (fewer, larger patches: bounded time at 8192²)."""
+    side = max(height, width)
+    patch = QuiltSettings.patch if side <= 512 else min(24, QuiltSettings.patch * 2)
+    return QuiltSettings(patch=patch)
 
 
-def quilt_from_latent(latent: np.ndarray, height: int, width: int, seed: int) -> np.ndarray:
+def quilt_from_latent(latent: np.ndarray, height: int, width: int, seed: int, periodic: bool = False) -> np.ndarray:
     """A new periodic latent grid of the given size stitched from one image's latent grid."""
     rng = np.random.default_rng([seed, height, width, 7])
-    return quilt(latent[None], height, width, rng, QuiltSettings())
+    return quilt(latent, height, width, rng, quilt_settings(height, width), periodic=periodic)
+
+
+def cell_phase(model: LoadedModel, seed: int, tag: int, height: int, width: int) -> tuple[int, int]:
+    """A seeded pixel offset within one latent cell (see :func:`decode_canvas`'s ``phase``)."""
+    rng = np.random.default_rng([int(seed), int(tag), height, width, 13])
+    return int(rng.integers(0, model.config.scale)), int(rng.integers(0, model.config.scale))
+
+
+def with_grain(image: np.ndarray, profile: GrainProfile | None, seed: int, tag: int, strength: float,
+               mask: np.ndarray | None = None) -> np.ndarray:
+    """``image`` plus the profile's grain (see :mod:`scenegen.model.grain`), seeded by (seed, tag, size)."""
+    if profile is None or strength <= 0:
+        return image
+    rng = np.random.default_rng([int(seed), int(tag), image.shape[0], image.shape[1], 11])
+    return add_grain(image, profile.scaled(strength), rng, mask)
+
+
+def sample_texture(model: LoadedModel, class_index: int, height: int, width: int, seed: int, *, grain: float = 0.0,
+                   progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """The whole texture sampling pipeline: a seamless height×width×3 float32 texture of one class.
+
+    One latent source of the class (chosen by the seed) is quilted into a latent torus, decoded tile by tile
+    with a seeded in-cell phase, and optionally given the class's fitted grain (``grain`` = its strength).
+    """
+    scale = model.config.scale
+    cells_y, cells_x = latent_cells(height, scale), latent_cells(width, scale)
+    latent = sample_texture_latent(model, class_index, cells_y, cells_x, seed)
+    phase = cell_phase(model, seed, class_index, height, width)
+    weights = condition_weights(model.config, class_index, cells_y, cells_x)
+    image = decode_canvas(model, latent, weights, height, width, progress, phase)
+    return with_grain(image, class_grain(model, class_index) if grain > 0 else None, seed, class_index, grain)
+
+
+def sample_photo_texture(model: LoadedModel, photo: np.ndarray, height: int, width: int, seed: int, *,
+                         grain: float = 0.0, progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """A new seamless texture with the look of ``photo`` (H×W×3, at the pixel scale wanted): its latent grid
+    re-quilted on a torus (exhaustive search, see :mod:`scenegen.model.prior`) and decoded under the 'any'
+    condition; ``grain`` adds the photo's own grain (what its reconstruction misses) at that strength."""
+    cfg = model.config
+    latent = encode(model, photo)
+    cells_y, cells_x = latent_cells(height, cfg.scale), latent_cells(width, cfg.scale)
+    quilted = quilt_from_latent(latent, cells_y, cells_x, int(seed))
+    phase = cell_phase(model, seed, cfg.any_class, height, width)
+    weights = condition_weights(cfg, cfg.any_class, cells_y, cells_x)
+    image = decode_canvas(model, quilted, weights, height, width, progress, phase)
+    profile = photo_grain(model, photo, latent) if grain > 0 else None
+    return with_grain(image, profile, seed, cfg.any_class, grain)
+
+
+def decode_canvas(model: LoadedModel, latent: np.ndarray, weights: np.ndarray, height: int, width: int,
+                  progress: Callable[[float], None] | None = None, phase: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Decode a latent grid to a height×width×C float32 image in [0, 1] with bounded memory.
+
+    Texture models larger than one tile (``TILE_CELLS`` latent cells a side) decode tile by tile, each
+    tile with a wrap-around halo as wide as the decoder's receptive field, straight into one
+    preallocated array: the result equals a whole-canvas decode (to float rounding), so no tile
+    boundary can show, and peak memory is a few tiles' activations plus the output. Tiles run in
+    parallel, one torch thread each, as many at once as torch has threads: no synchronisation inside
+    the small convolutions, and the bytes do not depend on the machine's core count.
+    ``progress(fraction)`` is called after each tile. Sizes that are not a multiple of the latent
+    scale are Fourier-resampled one channel at a time.
+    ``phase`` = (dy, dx) rolls the periodic result by that many pixels (tiles are written to their rolled
+    place: no extra copy): generators pass a seeded phase within one latent cell, so the wrap-around edge
+    is not always a cell boundary, where the decoder's steps run slightly larger than elsewhere.
+    """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    cfg, scale = model.config, model.config.scale
+    cells_y, cells_x = latent.shape[1:]
+    if cfg.mode != "texture" or (cells_y <= TILE_CELLS and cells_x <= TILE_CELLS):
+        image = np.roll(decode(model, latent, weights), phase, axis=(0, 1))
+        if progress is not None:
+            progress(1.0)
+    else:
+        halo = receptive_halo(cfg)
+        image = np.empty((cells_y * scale, cells_x * scale, cfg.image_channels), dtype=np.float32)
+        dy, dx = phase
+        starts = [(y0, x0) for y0 in range(0, cells_y, TILE_CELLS) for x0 in range(0, cells_x, TILE_CELLS)]
+
+        def decode_tile(y0: int, x0: int) -> None:
+            th, tw = min(TILE_CELLS, cells_y - y0), min(TILE_CELLS, cells_x - x0)
+            rows = np.arange(y0 - halo, y0 + th + halo) % cells_y
+            cols = np.arange(x0 - halo, x0 + tw + halo) % cells_x
+            piece = decode(model, latent[:, rows][:, :, cols], weights[:, rows][:, :, cols], tile=max(len(rows), len(cols)))
+            target = np.ix_((np.arange(y0 * scale, (y0 + th) * scale) + dy) % image.shape[0],
+                            (np.arange(x0 * scale, (x0 + tw) * scale) + dx) % image.shape[1])
+            image[target] = piece[halo * scale : (halo + th) * scale, halo * scale : (halo + tw) * scale]
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, min(threads, len(starts)))) as pool:
+                futures = [pool.submit(decode_tile, y0, x0) for y0, x0 in starts]
+                try:
+                    for done, future in enumerate(as_completed(futures), 1):
+                        future.result()
+                        if progress is not None:
+                            progress(done / len(starts))
+                except BaseException:  # an error or Ctrl-C: do not wait for the tiles not yet started
+                    for future in futures:
+                        future.cancel()
+                    raise
+        finally:
+            torch.set_num_threads(threads)
+        try:  # glibc keeps the tiles' freed buffers in per-thread arenas: hand them back before the maps
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
+            pass
+    if image.shape[:2] != (height, width):
+        resized = np.empty((height, width, image.shape[2]), dtype=np.float32)
+        for c in range(image.shape[2]):  # one channel at a time: the FFT buffers stay a third as large
+            resized[..., c] = fourier_resize(image[..., c : c + 1], height, width)[..., 0]
+        image = resized
+    return np.clip(image, 0.0, 1.0, out=image)
 
 
 def fourier_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -25,15 +25,17 @@ from ..data.patches import PatchSet, load_patch_set, sample_batch
 from ..errors import ScenegenError
 from ..fsutil import atomic_write_bytes, atomic_write_text, sha256_bytes
 from ..imaging import save_png
-from .config import SPRITE_ARCHITECTURE, ModelConfig, TrainConfig
+from .config import SPRITE_ARCHITECTURE, TEXTURE_ARCHITECTURE, ModelConfig, TrainConfig
 from .losses import RandomFeatureGram, centre, premultiply, vae_loss
-from .prior import bank_key
+from .prior import bank_key, periodic_key
 from .sprite_prior import fit_sprite_prior
 from .vae import VAE, parameter_count
 from .weights import save_model_dir
 
-BANK_IMAGES = 48
+BANK_IMAGES = 48  # images per class the grain profile is fitted on
+BANK_SOURCES = 16  # latent sources per class the texture prior keeps
 BANK_SIZE = 256
+PERIODIC_SEAM = 1.3  # an image whose wrap-around step is at most this × its interior step is tileable
 KEEP_CHECKPOINTS = 2
 
 
@@ -146,15 +148,47 @@ def _sample_grid(vae: VAE, patches: PatchSet, cfg: ModelConfig, seed: int) -> np
 
 
 def build_latent_bank(vae: VAE, patches: PatchSet, cfg: ModelConfig) -> dict[str, torch.Tensor]:
-    """Encoder means of up to BANK_IMAGES square crops per class (float16): the texture prior."""
+    """Per class, the encoder means of up to BANK_SOURCES whole images (float16) and their periodicity flags.
+
+    Tileable images (the built-in corpus) are encoded whole with circular padding: an exact latent torus.
+    Where a class has tileable images, only those are kept; otherwise centre crops of its images are encoded
+    as they are (non-periodic sources: the sampler keeps its patches inside them).
+    """
     bank: dict[str, torch.Tensor] = {}
     vae.eval()
     for index in range(len(cfg.classes)):
-        crops = _class_crops(patches, index, BANK_SIZE, cfg.scale)
+        images = patches.by_class(index)
+        tileable = [img for img in images if _is_tileable(img, cfg.scale)]
+        periodic = bool(tileable)
+        picked = _spread(tileable if periodic else images, BANK_SOURCES)
+        side = (min(BANK_SIZE, min(min(img.shape[:2]) for img in picked)) // cfg.scale) * cfg.scale
+        if periodic and any(img.shape[:2] != (side, side) for img in picked):
+            periodic = False  # cropping a tileable image breaks its periodicity
+        crops = np.stack([_centre_crop(img, side) for img in picked])
         with torch.no_grad():
-            means = [vae.encoder(_to_batch(crops[i : i + 8]))[0] for i in range(0, len(crops), 8)]
+            means = [vae.encoder(_to_batch(crops[i : i + 4]), periodic=periodic)[0] for i in range(0, len(crops), 4)]
         bank[bank_key(index)] = torch.cat(means).to(torch.float16)
+        bank[periodic_key(index)] = torch.full((len(crops),), int(periodic), dtype=torch.uint8)
     return bank
+
+
+def _is_tileable(image: np.ndarray, scale: int) -> bool:
+    h, w = image.shape[:2]
+    if h % scale or w % scale or h != w:
+        return False
+    wrap = (np.abs(image[:, 0] - image[:, -1]).mean() + np.abs(image[0] - image[-1]).mean()) / 2
+    inner = (np.abs(np.diff(image, axis=0)).mean() + np.abs(np.diff(image, axis=1)).mean()) / 2
+    return bool(wrap <= PERIODIC_SEAM * inner + 1e-6)
+
+
+def _spread(items: list[np.ndarray], count: int) -> list[np.ndarray]:
+    picks = np.linspace(0, len(items) - 1, num=min(count, len(items))).round().astype(int)
+    return [items[i] for i in picks]
+
+
+def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:
+    y, x = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+    return image[y : y + side, x : x + side]
 
 
 def fit_grain_profiles(vae: VAE, patches: PatchSet, cfg: ModelConfig) -> dict[str, torch.Tensor]:
@@ -179,14 +213,9 @@ def fit_grain_profiles(vae: VAE, patches: PatchSet, cfg: ModelConfig) -> dict[st
 
 def _class_crops(patches: PatchSet, index: int, max_side: int, scale: int) -> np.ndarray:
     """Centre crops (≤ max_side, a multiple of ``scale``) of up to BANK_IMAGES images spread over a class."""
-    images = patches.by_class(index)
+    images = _spread(patches.by_class(index), BANK_IMAGES)
     side = (min(max_side, min(min(img.shape[:2]) for img in images)) // scale) * scale
-    picks = np.linspace(0, len(images) - 1, num=min(BANK_IMAGES, len(images))).round().astype(int)
-    crops = []
-    for pick in picks:
-        y, x = (images[pick].shape[0] - side) // 2, (images[pick].shape[1] - side) // 2
-        crops.append(images[pick][y : y + side, x : x + side])
-    return np.stack(crops)
+    return np.stack([_centre_crop(img, side) for img in images])
 
 
 def heldout_psnr(vae: VAE, patches: PatchSet, cfg: ModelConfig, seed: int) -> float:
@@ -202,16 +231,36 @@ def heldout_psnr(vae: VAE, patches: PatchSet, cfg: ModelConfig, seed: int) -> fl
     return float(10 * math.log10(1.0 / max(err, 1e-12)))
 
 
+ARCHITECTURE_KEYS = ("latent_channels", "encoder_widths", "decoder_widths", "cond_channels", "loss_margin", "upsample")
+
+
+def _source_architecture(source: Path) -> dict[str, Any]:
+    """The architecture fields of the model directory ``source`` (what a fine-tune must keep)."""
+    from .weights import load_model_dir
+
+    cfg = load_model_dir(source).config
+    return {k: getattr(cfg, k) for k in ARCHITECTURE_KEYS}
+
+
 def _initialise_from(vae: VAE, cfg: ModelConfig, source: Path) -> None:
-    """Copy the weights of the model directory ``source`` into ``vae`` (same classes, widths and mode)."""
+    """Copy the weights of the model directory ``source`` into ``vae`` (same mode and widths).
+
+    Classes are matched by name: a class both models know keeps its embedding, a new class starts from the
+    source's 'any' condition (what it uses for photos), so a user's folder fine-tunes the default model.
+    """
     from .weights import load_model_dir
 
     loaded = load_model_dir(source)
     theirs, ours = loaded.config.to_dict(), cfg.to_dict()
-    differing = [k for k in ours if k not in ("upsample", "crop_size") and theirs.get(k) != ours[k]]
+    differing = [k for k in ours if k not in ("upsample", "crop_size", "classes") and theirs.get(k) != ours[k]]
     if differing:
         raise ScenegenError(f"{source}: cannot start from this model, its {', '.join(differing)} differ from this run's")
-    vae.load_state_dict(loaded.vae.state_dict())
+    state = dict(loaded.vae.state_dict())
+    table = state.pop("decoder.embedding.weight")
+    rows = [table[loaded.config.classes.index(c)] if c in loaded.config.classes else table[loaded.config.any_class]
+            for c in cfg.classes] + [table[loaded.config.any_class]]
+    state["decoder.embedding.weight"] = torch.stack(rows)
+    vae.load_state_dict(state)
 
 
 def train(
@@ -224,22 +273,30 @@ def train(
     crop_size: int = 128,
     upsample: str | None = None,
     init_from: str | Path | None = None,
+    architecture: dict[str, Any] | None = None,
     command: str = "",
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
 ) -> Path:
     """Train a VAE on ``data_dir`` (one sub-folder per class) and write a model directory to ``out_dir``.
 
     ``upsample`` defaults to bilinear for textures and nearest for sprites; ``init_from`` starts from the
-    weights of an existing model directory with the same classes and widths (fine-tuning).
+    weights of an existing model directory (fine-tuning: its architecture is kept, classes matched by name);
+    ``architecture`` overrides fields of the default architecture of the mode (``TEXTURE_ARCHITECTURE``,
+    ``SPRITE_ARCHITECTURE``) for a model trained from scratch.
     """
     rank, world = _dist_info()
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
     channels = 3 if mode == "texture" else 4
     patches = load_patch_set(data_dir, channels=channels, min_size=crop_size)
-    arch = SPRITE_ARCHITECTURE if mode == "sprite" else {}
-    upsample = upsample or ("bilinear" if mode == "texture" else "nearest")
-    cfg = ModelConfig(mode=mode, classes=patches.classes, crop_size=crop_size, upsample=upsample, **arch)  # type: ignore[arg-type]
+    arch = {**(SPRITE_ARCHITECTURE if mode == "sprite" else TEXTURE_ARCHITECTURE), **(architecture or {})}
+    arch["upsample"] = upsample or arch.get("upsample") or ("bilinear" if mode == "texture" else "nearest")
+    if init_from is not None:
+        arch = {**_source_architecture(Path(init_from)), **({"upsample": upsample} if upsample else {})}
+    cfg = ModelConfig(mode=mode, classes=patches.classes, crop_size=crop_size, **arch)  # type: ignore[arg-type]
+    if 2 ** len(cfg.encoder_widths) != cfg.scale:
+        raise ScenegenError(f"the decoder needs one width more than the encoder ({len(cfg.encoder_widths)} encoder widths, "
+                            f"{len(cfg.decoder_widths)} decoder widths)")
     if tcfg.batch % world:
         raise ScenegenError(f"--batch {tcfg.batch} must be divisible by the {world} processes")
     torch.manual_seed(tcfg.seed)

@@ -59,11 +59,21 @@ class Encoder(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.conv_out = _conv(cin, 2 * cfg.latent_channels, pad)
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.conv_in(image * 2.0 - 1.0)
-        for block in self.blocks:
-            x = block(x) if isinstance(block, ResBlock) else F.silu(block(x))
-        mean, logvar = self.conv_out(x).chunk(2, dim=1)
+    def forward(self, image: torch.Tensor, periodic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``periodic``: pad circularly (a tileable image gives an exact latent torus); else as trained."""
+        convs = [m for m in self.modules() if isinstance(m, nn.Conv2d) and m.padding_mode != "zeros"]
+        trained = [m.padding_mode for m in convs]
+        if periodic:
+            for m in convs:
+                m.padding_mode = "circular"
+        try:
+            x = self.conv_in(image * 2.0 - 1.0)
+            for block in self.blocks:
+                x = block(x) if isinstance(block, ResBlock) else F.silu(block(x))
+            mean, logvar = self.conv_out(x).chunk(2, dim=1)
+        finally:
+            for m, mode in zip(convs, trained):
+                m.padding_mode = mode
         return mean, logvar.clamp(-12.0, 6.0)
 
 
