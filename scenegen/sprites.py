@@ -1,4 +1,4 @@
-"""RGBA sprites: alpha clean-up, colour bleeding, billboard meshes and GLB export, atlases, contact sheets.
+"""RGBA sprites: alpha clean-up, colour bleeding, shape normal maps, billboard meshes, atlases, contact sheets.
 
 Pure numpy / OpenCV / trimesh (no torch). Sprites are float32 H×W×4 in [0, 1] with straight
 (non-premultiplied) alpha, standing on their foot at the bottom centre of the frame.
@@ -155,6 +155,95 @@ def clean_alpha(rgba: np.ndarray, *, threshold: float = 0.5, min_component_px: i
     return dilate_colour(np.concatenate([reliable[..., :3], alpha[..., None]], axis=2))
 
 
+# ------------------------------------------------------------------------------------------------- normal map
+SPRITE_NORMAL_STRENGTH = 1.0  # 1: the bulge is a hemisphere over the silhouette's widest part
+SPRITE_NORMAL_DETAIL = 1.0  # weight of the luminance detail inside the silhouette
+_DOME_SMOOTH = 0.02  # blur of the bulge, in fractions of the sprite's larger side (rounds the medial-axis crease)
+_DETAIL_SIGMA_PX = 1.5  # luminance high-pass scale
+_DETAIL_PX = 3.0  # height (in pixels) of a unit luminance step of the detail
+_FLAT = (0.5, 0.5, 1.0)
+
+
+def sprite_height_map(rgba: np.ndarray, *, alpha_cutoff: float = 0.5, detail: float = SPRITE_NORMAL_DETAIL,
+                      ) -> np.ndarray:
+    """Pseudo-depth of a sprite in pixels (H×W float32, 0 outside): a rounded bulge over its silhouette.
+
+    With ``d`` the distance (px) from a texel to the outside of the silhouette (alpha ≥ ``alpha_cutoff``) and
+    ``D`` its maximum, the height is ``D·sqrt(t·(2 − t))``, ``t = d/D``: a circular profile, vertical at the
+    outline and level where the shape is widest, lightly blurred so thin parts and the medial axis have no
+    crease. ``detail`` adds the luminance's fine structure (bright = raised) inside the silhouette.
+    Deterministic (numpy and OpenCV only).
+    """
+    rgba = _as_rgba(rgba)
+    inside = rgba[..., 3] >= alpha_cutoff
+    height = np.zeros(inside.shape, np.float32)
+    if not inside.any():
+        return height
+    distance = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
+    reach = float(distance.max())
+    t = distance / np.float32(reach)
+    height = (np.float32(reach) * np.sqrt(t * (2.0 - t))).astype(np.float32)
+    sigma = max(1.0, _DOME_SMOOTH * max(inside.shape))
+    height = cv2.GaussianBlur(height, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    if detail > 0:
+        lum = 0.299 * rgba[..., 0] + 0.587 * rgba[..., 1] + 0.114 * rgba[..., 2]
+        fine = lum - cv2.GaussianBlur(lum, (0, 0), _DETAIL_SIGMA_PX, borderType=cv2.BORDER_REPLICATE)
+        weight = _smoothstep(0.0, 3.0, distance)  # none at the outline: it stays the bulge's
+        height += np.float32(detail * _DETAIL_PX) * fine * weight
+    return height.astype(np.float32)
+
+
+def sprite_normal_map(rgba: np.ndarray, strength: float = SPRITE_NORMAL_STRENGTH, *, alpha_cutoff: float = 0.5,
+                      detail: float = SPRITE_NORMAL_DETAIL) -> np.ndarray:
+    """Tangent-space normal map (H×W×3, encoded [0, 1], OpenGL +Y up) of a sprite's shape.
+
+    The normals of :func:`sprite_height_map` with its slopes scaled by ``strength``: the silhouette's left
+    edge faces left (x < 0), its right edge right, its top up (y > 0), its widest part the viewer. Texels
+    below ``alpha_cutoff`` take the normal of the nearest texel inside (like :func:`dilate_colour`), so
+    bilinear and mip filtering at the cut-out edge never mix in a foreign normal; a fully transparent
+    sprite gets the flat normal (0.5, 0.5, 1).
+    """
+    rgba = _as_rgba(rgba)
+    if strength < 0:
+        raise ScenegenError(f"normal strength must be >= 0, not {strength}")
+    h, w = rgba.shape[:2]
+    inside = rgba[..., 3] >= alpha_cutoff
+    if not inside.any():
+        return np.broadcast_to(np.asarray(_FLAT, np.float32), (h, w, 3)).copy()
+    height = sprite_height_map(rgba, alpha_cutoff=alpha_cutoff, detail=detail)
+    padded = np.pad(height, 1, mode="edge")
+    k = np.float32(0.5 * strength)  # central differences span 2 px
+    nx = (padded[1:-1, :-2] - padded[1:-1, 2:]) * k  # -dh/dx (x to the image right)
+    ny = (padded[2:, 1:-1] - padded[:-2, 1:-1]) * k  # -dh/dy (y to the image top; rows grow down)
+    inv = 1.0 / np.sqrt(nx * nx + ny * ny + 1.0)
+    normal = np.stack([nx * inv, ny * inv, inv], axis=2) * 0.5 + 0.5
+    bled = dilate_colour(np.concatenate([normal, inside[..., None].astype(np.float32)], axis=2), min_alpha=0.5)
+    return np.ascontiguousarray(bled[..., :3], dtype=np.float32)
+
+
+def sprite_normal_atlas(sprites: Sequence[np.ndarray], frames: Sequence[Sequence[int]], size: Sequence[int], *,
+                        padding: int = 2, alpha_cutoff: float = 0.5) -> np.ndarray:
+    """The normal maps of ``sprites`` laid out like their colour atlas: H×W×3 encoded OpenGL normals.
+
+    ``frames`` are each sprite's (x, y, w, h) in the atlas and ``size`` its (width, height), as
+    :func:`pack_atlas` made them; like there, every frame gets ``padding`` pixels of its own edge around it.
+    The rest of the atlas is the flat normal.
+    """
+    width, height = int(size[0]), int(size[1])
+    atlas = np.empty((height, width, 3), np.float32)
+    atlas[:] = _FLAT
+    for rgba, (x, y, w, h) in zip(sprites, frames):
+        normal = sprite_normal_map(rgba, alpha_cutoff=alpha_cutoff)
+        if normal.shape[:2] != (h, w):
+            raise ScenegenError(f"internal: a {normal.shape[1]}×{normal.shape[0]} sprite in a {w}×{h} atlas frame")
+        cell = cv2.copyMakeBorder(normal, padding, padding, padding, padding, cv2.BORDER_REPLICATE)
+        y0, x0 = y - padding, x - padding
+        top, left = max(0, -y0), max(0, -x0)
+        bottom, right = min(cell.shape[0], height - y0), min(cell.shape[1], width - x0)
+        atlas[y0 + top:y0 + bottom, x0 + left:x0 + right] = cell[top:bottom, left:right]
+    return atlas
+
+
 # ------------------------------------------------------------------------------------------------- billboard mesh
 def visible_rows(rgba: np.ndarray, alpha_cutoff: float = 0.5) -> tuple[int, int]:
     """First and one-past-last row holding a pixel with alpha ≥ ``alpha_cutoff`` (the visible object)."""
@@ -174,7 +263,8 @@ def billboard_mesh(rgba: np.ndarray, *, height_m: float = 1.0, kind: str = "quad
     image's bottom margin). Horizontally the quads always span the full image width, centred on the pivot:
     scenegen sprites have their foot at the horizontal centre. The material is glTF metallic-roughness with
     the (colour-bled) sprite as base colour, alphaMode MASK, ``alpha_cutoff``, double sided, metallic 0,
-    roughness 0.9.
+    roughness 0.9; the sprite's normal map (:func:`sprite_normal_map`) is added where scenegen writes or renders
+    the billboard (each card has its own four vertices, so its tangent frame follows its own UVs).
     """
     rgba = _as_rgba(rgba)
     if kind not in BILLBOARD_KINDS:
@@ -214,10 +304,12 @@ def _to_pil(rgba: np.ndarray) -> Image.Image:
 
 # ----------------------------------------------------------------------------------------------------- GLB export
 def export_glb(mesh_or_scene: trimesh.Trimesh | trimesh.Scene, path: str | os.PathLike[str]) -> Path:
-    """Write a binary glTF atomically.
+    """Write a binary glTF of trimesh geometry atomically.
 
     After trimesh's export the JSON chunk gets two small fixes (see :func:`tidy_glb`): cut-out material flags
-    are restored if trimesh lost them, and vertex/index buffer views get their ``target``.
+    are restored if trimesh lost them, and vertex/index buffer views get their ``target``. trimesh writes no
+    TANGENT and no samplers, so sprite billboards *with their normal maps* are written by scenegen's glTF writer
+    instead (:func:`scenegen.export.sprite_files.billboard_glb`, :func:`scenegen.scene.gltf.asset_to_glb`).
     """
     data = mesh_or_scene.export(file_type="glb", include_normals=True)
     atomic_write_bytes(path, tidy_glb(data, _material_flags(mesh_or_scene)))

@@ -29,7 +29,7 @@ from scenegen.sprites import read_glb_json
 
 ITEMS = 8  # the module library: 7 materials and 1 sprite set
 MATERIAL_NAMES = {"brick_0_64", "brick_1_64", "grass_0_64", "grass_1_64", "gravel_2_64", "gravel_2_128", "wall_0"}
-FILES = 7 * 7 + 8 + 1  # 7 per material (gltf), 3 sprites × (png, glb) + atlas png/json, contact sheet
+FILES = 7 * 7 + 12 + 1  # 7 per material (gltf), 3 sprites × (png, normal png, glb) + atlas png/normal/json, sheet
 
 VALIDATE_MANY_JS = (
     "const fs=require('fs');const v=require('gltf-validator');"
@@ -232,7 +232,9 @@ def test_layout_manifest_and_contact_sheet(reference: Path, library: Path) -> No
     pines = manifest["sprites"]["pines"]
     assert pines["seed"] == 3 and pines["model_hash"] == manifest["models"]["sprites"] != manifest["models"]["texture"]
     assert sorted(pines["files"]) == [f"sprites/pines/pines_{s}" for s in (
-        "000.glb", "000.png", "001.glb", "001.png", "002.glb", "002.png", "atlas.json", "atlas.png")]
+        "000.glb", "000.png", "000_normal.png", "001.glb", "001.png", "001_normal.png", "002.glb", "002.png",
+        "002_normal.png", "atlas.json", "atlas.png", "atlas_normal.png")]
+    assert pines["normal_convention"] == "opengl"
     sprite = np.asarray(Image.open(reference / "sprites/pines/pines_001.png"))
     assert sprite.shape == (64, 64, 4) and sprite[..., 3].max() == 255 and sprite[:2, :, 3].max() == 0
     sheet = np.asarray(Image.open(reference / "contact_sheet.png"))
@@ -241,14 +243,17 @@ def test_layout_manifest_and_contact_sheet(reference: Path, library: Path) -> No
     assert not (reference / M.STATE_DIR).exists()
 
 
-def test_target_specific_files(tmp_path: Path, tiny_model: Path) -> None:
+def test_target_specific_files(tmp_path: Path, tiny_model: Path, sprite_model: Path) -> None:
     lib = write_library(tmp_path / "lib", tiny_model, [{"class": "brick", "seeds": [4], "sizes": [64],
-                                                        "metallic": 0.5, "tile_size_m": 3.0}])
+                                                        "metallic": 0.5, "tile_size_m": 3.0}],
+                        [{"name": "bushes", "class": "bush", "seed": 1, "count": 2, "size": 64}])
+    data = json.loads(lib.read_text())
+    lib.write_text(json.dumps({**data, "sprite_model": str(sprite_model)}))
     outs = {}
     for target in ("gltf", "godot", "unity", "unreal", "blender"):
         outs[target] = tmp_path / target
         summary = export_library(lib, outs[target], target=target, workers=1, progress=False)
-        assert summary.built == 1 and not summary.failed
+        assert summary.built == 2 and not summary.failed
     d = "materials/brick_4_64/brick_4_64"
     png = lambda target, suffix: np.asarray(Image.open(outs[target] / f"{d}{suffix}")).astype(int)  # noqa: E731
     gl, dx = png("gltf", "_normal.png"), png("unreal", "_normal.png")
@@ -273,6 +278,27 @@ def test_target_specific_files(tmp_path: Path, tiny_model: Path) -> None:
     assert not (outs["gltf"] / f"{d}.tres").exists() and not (outs["gltf"] / f"{d}_mask.png").exists()
     # The preview .glb is glTF whatever the target: same bytes (OpenGL normals) for unreal and gltf.
     assert sha256_file(outs["unreal"] / f"{d}.glb") == sha256_file(outs["gltf"] / f"{d}.glb")
+    # Every target writes each sprite's normal map beside its colour PNG, in the target's convention.
+    s = "sprites/bushes/bushes_001"
+    for target in outs:
+        assert (outs[target] / f"{s}.png").is_file() and (outs[target] / f"{s}_normal.png").is_file(), target
+        assert json.loads((outs[target] / "manifest.json").read_text())["sprites"]["bushes"]["normal_convention"] == \
+            ("directx" if target == "unreal" else "opengl")
+    sprite_normal = {t: np.asarray(Image.open(outs[t] / f"{s}_normal.png")).astype(int) for t in outs}
+    assert sprite_normal["gltf"].shape == (64, 64, 3) and sprite_normal["gltf"].std() > 5, "not a flat map"
+    for target in ("godot", "unity", "blender"):
+        assert np.array_equal(sprite_normal[target], sprite_normal["gltf"])
+    assert np.array_equal(sprite_normal["unreal"][..., [0, 2]], sprite_normal["gltf"][..., [0, 2]])
+    assert np.abs(sprite_normal["unreal"][..., 1] - (255 - sprite_normal["gltf"][..., 1])).max() <= 1
+    assert sha256_file(outs["unreal"] / f"{s}.glb") == sha256_file(outs["gltf"] / f"{s}.glb"), "GLB: OpenGL"
+    # Godot: a StandardMaterial3D per sprite referencing the colour and normal PNGs beside it.
+    sprite_tres = (outs["godot"] / f"{s}.tres").read_text()
+    assert sprite_tres.startswith('[gd_resource type="StandardMaterial3D"') and "normal_enabled = true" in sprite_tres
+    refs = [line.split('path="')[1].split('"')[0] for line in sprite_tres.splitlines()
+            if line.startswith("[ext_resource")]
+    assert refs == ["bushes_001.png", "bushes_001_normal.png"]
+    assert all((outs["godot"] / "sprites/bushes" / r).is_file() for r in refs)
+    assert not (outs["gltf"] / f"{s}.tres").exists()
 
 
 def test_preview_glb_content_and_validator(reference: Path) -> None:
@@ -402,7 +428,7 @@ def test_cli_progress_and_summary(library: Path, tmp_path: Path) -> None:
     assert "[8/8] 100%" in result.stderr and "items/min" in result.stderr
     assert "exported 8/8 items" in result.stdout and "8 built, 0 already up to date, 0 failed" in result.stdout
     verify = run_cli("export", "--verify", str(tmp_path / "out"))
-    assert verify.returncode == 0 and f"ok: all {FILES + 7} files" in verify.stdout  # + 7 Godot .tres
+    assert verify.returncode == 0 and f"ok: all {FILES + 10} files" in verify.stdout  # + 7 + 3 Godot .tres
 
 
 # ------------------------------------------------------------------------------------------------------- sprites
@@ -413,8 +439,8 @@ def test_sprite_set_files_atlas_and_billboards(tmp_path: Path) -> None:
 
     sprites = [generate_sprite("conifer", seed, 64) for seed in range(3)]
     files = sprite_set_files(sprites, "pines", height_m=8.0, kind="cross", alpha_cutoff=0.4)
-    assert sorted(files) == ["pines_000.glb", "pines_000.png", "pines_001.glb", "pines_001.png", "pines_002.glb",
-                             "pines_002.png", "pines_atlas.json", "pines_atlas.png"]
+    assert sorted(files) == sorted([f"pines_{i:03d}{s}" for i in range(3) for s in (".glb", ".png", "_normal.png")]
+                                   + ["pines_atlas.json", "pines_atlas.png", "pines_atlas_normal.png"])
     assert files == sprite_set_files(sprites, "pines", height_m=8.0, kind="cross", alpha_cutoff=0.4), "deterministic"
     for name, blob in files.items():
         (tmp_path / name).write_bytes(blob)
@@ -428,10 +454,27 @@ def test_sprite_set_files_atlas_and_billboards(tmp_path: Path) -> None:
     assert np.array_equal(sheet[frame["y"]:frame["y"] + 64, frame["x"]:frame["x"] + 64],
                           np.asarray(Image.open(tmp_path / "pines_002.png")))
     gltf = read_glb_json(files["pines_000.glb"])
-    assert gltf["materials"][0]["alphaMode"] == "MASK" and gltf["materials"][0]["alphaCutoff"] == 0.4
-    assert gltf["materials"][0]["doubleSided"] is True
+    (material,) = gltf["materials"]
+    assert material["alphaMode"] == "MASK" and material["alphaCutoff"] == 0.4 and material["doubleSided"] is True
+    normal_texture = gltf["textures"][material["normalTexture"]["index"]]
+    assert gltf["samplers"][normal_texture["sampler"]]["wrapS"] == 33071, "sprites are clamped (CLAMP_TO_EDGE)"
+    assert "TANGENT" in gltf["meshes"][0]["primitives"][0]["attributes"] and "cameras" not in gltf
+    view = gltf["bufferViews"][gltf["images"][normal_texture["source"]]["bufferView"]]
+    blob = files["pines_000.glb"]
+    start = 20 + int.from_bytes(blob[12:16], "little") + 8 + view["byteOffset"]
+    assert blob[start:start + view["byteLength"]] == files["pines_000_normal.png"], "the GLB embeds the normal PNG"
+    normal = np.asarray(Image.open(tmp_path / "pines_001_normal.png")).astype(np.float32) / 255.0
+    assert normal.shape == (64, 64, 3)
+    inside = sprites[1][..., 3] >= 0.4
+    rows = np.nonzero(inside.any(axis=1))[0]
+    left = [normal[r, np.nonzero(inside[r])[0][0], 0] for r in rows]
+    right = [normal[r, np.nonzero(inside[r])[0][-1], 0] for r in rows]
+    assert np.median(left) < 0.3 and np.median(right) > 0.7, "outline faces outwards (red < 0.5 on the left)"
+    atlas_normal = np.asarray(Image.open(tmp_path / "pines_atlas_normal.png"))
+    assert np.array_equal(atlas_normal[frame["y"]:frame["y"] + 64, frame["x"]:frame["x"] + 64],
+                          np.asarray(Image.open(tmp_path / "pines_002_normal.png")))
     for path, report in validate_glbs(sorted(tmp_path.glob("*.glb"))).items():
-        assert report["numErrors"] == 0, (path, report["messages"])
+        assert report["numErrors"] == 0 and report["numWarnings"] == 0, (path, report["messages"])
 
 
 def test_ray_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tiny_model: Path) -> None:

@@ -85,3 +85,58 @@ def test_gpu_instancing_extension(tmp_path: Path, validator: None) -> None:
     path.write_bytes(data)
     issues = validate_gltf(path)
     assert issues["numErrors"] == 0, describe(issues)
+
+
+def accessor_array(data: bytes, gltf: dict, index: int) -> np.ndarray:
+    """The float32 data of accessor ``index`` (tightly packed, as the writer stores it)."""
+    json_len = struct.unpack_from("<I", data, 12)[0]
+    binary = data[20 + json_len + 8:]
+    accessor = gltf["accessors"][index]
+    width = {"VEC2": 2, "VEC3": 3, "VEC4": 4}[accessor["type"]]
+    offset = gltf["bufferViews"][accessor["bufferView"]]["byteOffset"]
+    return np.frombuffer(binary, np.float32, accessor["count"] * width, offset).reshape(-1, width)
+
+
+@pytest.mark.parametrize("kind", ["quad", "cross", "cross3"])
+def test_sprite_billboards_carry_their_normal_maps(kind: str, tmp_path: Path, validator: None) -> None:
+    """Sprite materials get a normalTexture (clamped like the atlas), their cards TANGENTs along each card's u."""
+    from scenegen.data.sprites_procedural import generate_sprite
+    from scenegen.scene.compose import sprite_billboard
+    from scenegen.scene.composed import InstanceGroup, quat_yaw
+    from scenegen.scene.gltf import asset_to_glb
+
+    scene = composed(3)
+    geometry, material = sprite_billboard(generate_sprite("broadleaf_tree", 2, 64), "oak", height_m=6.0, kind=kind,
+                                          alpha_cutoff=0.5)
+    scene.materials["oak"] = material
+    scene.groups.append(InstanceGroup("oaks", geometry, np.array([[4.0, 0, 0], [6.0, 0, 1]]),
+                                      quat_yaw(np.array([0.3, 2.0])), np.ones((2, 3)), billboard=True))
+    data = scene_to_glb(scene)
+    standalone = asset_to_glb({"oak": material}, [InstanceGroup("oak", geometry, np.zeros((1, 3)),
+                                                                np.array([[0, 0, 0, 1.0]]), np.ones((1, 3)))], "oak")
+    for name, blob in (("scene", data), ("asset", standalone)):
+        gltf = read_glb_json(blob)
+        oak = next(m for m in gltf["materials"] if m["name"] == "oak")
+        assert oak["alphaMode"] == "MASK" and oak["doubleSided"] is True
+        textures = [gltf["textures"][oak["normalTexture"]["index"]],
+                    gltf["textures"][oak["pbrMetallicRoughness"]["baseColorTexture"]["index"]]]
+        for texture in textures:
+            sampler = gltf["samplers"][texture["sampler"]]
+            assert sampler["wrapS"] == sampler["wrapT"] == 33071, "CLAMP_TO_EDGE for sprites"
+        mesh = next(m for m in gltf["meshes"] if m["name"] == "oak")
+        attributes = mesh["primitives"][0]["attributes"]
+        tangent = accessor_array(blob, gltf, attributes["TANGENT"])
+        position = accessor_array(blob, gltf, attributes["POSITION"])
+        normal = accessor_array(blob, gltf, attributes["NORMAL"])
+        uv = accessor_array(blob, gltf, attributes["TEXCOORD_0"])
+        assert np.allclose(np.einsum("ij,ij->i", tangent[:, :3], normal), 0.0, atol=1e-6) and np.all(tangent[:, 3] == 1)
+        for card in range(len(position) // 4):  # corners: bottom-left, bottom-right, top-right, top-left
+            c = slice(4 * card, 4 * card + 4)
+            du = uv[c][1, 0] - uv[c][0, 0]
+            along = (position[c][1] - position[c][0]) / du  # d position / d u on this card
+            assert np.allclose(tangent[c, :3], along / np.linalg.norm(along), atol=1e-5), f"card {card}"
+        path = tmp_path / f"{name}.glb"
+        path.write_bytes(blob)
+        issues = validate_gltf(path)
+        assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, describe(issues)
+    assert "cameras" not in read_glb_json(standalone) and "extensions" not in read_glb_json(standalone)

@@ -168,6 +168,83 @@ def test_billboard_frame_fit_and_errors(tree: np.ndarray) -> None:
         S.billboard_mesh(np.zeros((16, 16, 4), np.float32))
 
 
+# ------------------------------------------------------------------------------------------------------ normal map
+def disc_sprite(size: int = 64, radius: float = 20.0) -> np.ndarray:
+    """A flat-coloured disc standing on the bottom of the frame (centred horizontally)."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    rgba = np.zeros((size, size, 4), np.float32)
+    rgba[..., :3] = (0.3, 0.5, 0.2)
+    rgba[..., 3] = ((xx + 0.5 - size / 2) ** 2 + (yy + 0.5 - (size - 4 - radius)) ** 2 <= radius**2)
+    return rgba
+
+
+def outline_normals(normal: np.ndarray, inside: np.ndarray) -> dict[str, np.ndarray]:
+    """Decoded normals of the first / last inside texel of every row (left, right) and column (top)."""
+    v = normal * 2.0 - 1.0
+    rows = np.nonzero(inside.any(axis=1))[0]
+    cols = np.nonzero(inside.any(axis=0))[0]
+    return {
+        "left": np.array([v[r, np.nonzero(inside[r])[0][0]] for r in rows]),
+        "right": np.array([v[r, np.nonzero(inside[r])[0][-1]] for r in rows]),
+        "top": np.array([v[np.nonzero(inside[:, c])[0][0], c] for c in cols]),
+    }
+
+
+@pytest.mark.parametrize("which,level,share,top", [("disc", 0.4, 0.9, 0.4), ("tree", 0.4, 0.9, 0.4),
+                                                   ("grass_tuft", 0.2, 0.7, 0.05)])
+def test_sprite_normal_map_faces_outwards(tree: np.ndarray, which: str, level: float, share: float,
+                                          top: float) -> None:
+    """OpenGL tangent space: the outline's left edge faces left (x < 0), its right edge right, its top up.
+
+    (Thin grass blades lean: a row's first texel is sometimes a blade's top, a column's a blade's side.)
+    """
+    sprite = {"disc": disc_sprite(), "tree": tree, "grass_tuft": generate_sprite("grass_tuft", 2)}[which]
+    normal = S.sprite_normal_map(sprite)
+    assert normal.shape == sprite.shape[:2] + (3,) and normal.dtype == np.float32
+    assert normal.min() >= 0.0 and normal.max() <= 1.0
+    assert np.allclose(np.linalg.norm(normal * 2 - 1, axis=2), 1.0, atol=1e-4), "unit normals"
+    inside = sprite[..., 3] >= 0.5
+    edges = outline_normals(normal, inside)
+    assert np.median(edges["left"][:, 0]) < -level, "left edge faces left"
+    assert np.median(edges["right"][:, 0]) > level, "right edge faces right"
+    assert (edges["left"][:, 0] < 0).mean() > share and (edges["right"][:, 0] > 0).mean() > share
+    assert np.median(edges["top"][:, 1]) > top, "top faces up (+Y: OpenGL)"
+    assert np.array_equal(S.sprite_normal_map(sprite), normal), "deterministic"
+
+
+def test_sprite_normal_map_dome_and_transparent_texels() -> None:
+    disc = disc_sprite()
+    normal = S.sprite_normal_map(disc)
+    v = normal * 2 - 1
+    cy, cx = int(64 - 4 - 20), 32
+    assert v[cy, cx, 2] > 0.95, "the crown faces the viewer"
+    assert v[cy, cx - 10, 0] < -0.2 < 0.2 < v[cy, cx + 10, 0], "a dome: x grows from left to right inside"
+    height = S.sprite_height_map(disc)
+    assert height[disc[..., 3] == 0].max() < height.max() / 2, "low outside the outline"
+    assert np.unravel_index(height.argmax(), height.shape)[1] in (31, 32), "highest on the centre line"
+    # Transparent texels carry the nearest outline normal (no flat or foreign normal for filtering to mix in).
+    assert v[cy, 2, 0] < -0.4 and v[cy, 61, 0] > 0.4 and v[1, cx, 1] > 0.4
+    assert S.sprite_normal_map(disc, strength=0.0)[cy, 5:60].std(axis=0).max() < 0.02, "strength 0: nearly flat"
+    flat = S.sprite_normal_map(np.zeros((8, 8, 4), np.float32))
+    assert np.array_equal(flat, np.broadcast_to(np.float32([0.5, 0.5, 1.0]), (8, 8, 3)))
+
+
+def test_sprite_normal_atlas_follows_the_colour_atlas() -> None:
+    sprites = {"a": disc_sprite(), "b": generate_sprite("conifer", 1, 64), "c": disc_sprite(32, 10)}
+    atlas, meta = S.pack_atlas(sprites, padding=3)
+    frames = [[meta["frames"][n]["frame"][k] for k in ("x", "y", "w", "h")] for n in sorted(sprites)]
+    normals = S.sprite_normal_atlas([sprites[n] for n in sorted(sprites)], frames, (atlas.shape[1], atlas.shape[0]),
+                                    padding=3)
+    assert normals.shape == atlas.shape[:2] + (3,)
+    for name, (x, y, w, h) in zip(sorted(sprites), frames):
+        assert np.array_equal(normals[y:y + h, x:x + w], S.sprite_normal_map(sprites[name]))
+        assert np.array_equal(normals[y - 3, x:x + w], normals[y, x:x + w]), "edge extruded into the padding"
+    used = np.zeros(atlas.shape[:2], bool)
+    for x, y, w, h in frames:
+        used[y - 3:y + h + 3, x - 3:x + w + 3] = True
+    assert np.all(normals[~used] == np.float32([0.5, 0.5, 1.0])), "the unused area is flat"
+
+
 @pytest.mark.parametrize("kind", ["quad", "cross", "cross3"])
 def test_glb_round_trip_and_validator(tree: np.ndarray, kind: str, tmp_path: Path,
                                       gltf_validate: Callable[[Path], dict]) -> None:

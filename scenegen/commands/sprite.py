@@ -50,10 +50,11 @@ def _thumbnail(sprite, size: int):
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..fsutil import atomic_write_text
+    from ..export.sprite_files import billboard_glb
+    from ..fsutil import atomic_write_bytes, atomic_write_text
     from ..imaging import save_png
     from ..sprite_gen import generate_sprites, load_sprite_model
-    from ..sprites import billboard_mesh, contact_sheet, export_glb, pack_atlas
+    from ..sprites import contact_sheet, pack_atlas
 
     if not args.list:
         _check_args(args)
@@ -76,9 +77,10 @@ def run(args: argparse.Namespace) -> int:
         for offset, sprite in enumerate(batch):
             name = names[first + offset]
             written.append(save_png(out / f"{name}.png", sprite))
-            if args.mesh:
-                mesh = billboard_mesh(sprite, height_m=args.height_m, kind=args.mesh, name=name)
-                written.append(export_glb(mesh, out / f"{name}.glb"))
+            if args.mesh:  # cut-out billboard with the sprite's normal map, alpha cut-off 0.5
+                glb = billboard_glb(sprite, name, height_m=args.height_m, kind=args.mesh, alpha_cutoff=0.5)
+                atomic_write_bytes(out / f"{name}.glb", glb)
+                written.append(out / f"{name}.glb")
         sprites += batch
         bar.update(len(batch))
     bar.close()

@@ -128,5 +128,5 @@ class WorkerContext:
         p = item.params
         sprites = generate_sprites(p["class"], p["seed"], p["count"], p["size"], model=model)
         files = sprite_set_files(list(sprites), item.name, height_m=p["height_m"], kind=p["billboard"],
-                                 alpha_cutoff=p["alpha_cutoff"])
+                                 alpha_cutoff=p["alpha_cutoff"], target=self.target)
         return {f"sprites/{item.name}/{file}": blob for file, blob in files.items()}, model.model_hash

@@ -25,6 +25,7 @@ MANIFEST = "manifest.json"
 STATE_DIR = ".scenegen-export"
 FORMAT = "scenegen-export"
 FORMAT_VERSION = 1
+SPRITE_FILES_VERSION = 2  # bump when a sprite set's files change (2: normal maps, Godot .tres)
 SECTIONS = {"material": "materials", "sprites": "sprites"}
 _TEMP_RE = re.compile(r"^\..+\.tmp(\.[A-Za-z0-9]+)?$")  # scenegen.fsutil.atomic_path's temporary names
 
@@ -35,8 +36,10 @@ CONVENTIONS = {
     "preview_glb": "UV sphere of radius tile_size_m/pi, glTF conventions (OpenGL normals), REPEAT sampler",
     "unity_mask": "NAME_mask.png: R metallic, G AO, B detail mask (0), A smoothness = 1 - roughness",
     "godot_tres": "ORMMaterial3D with texture paths relative to the material folder",
-    "sprites": "RGBA PNG (straight alpha), billboard GLB (alphaMode MASK, pivot at the foot), "
-               "atlas PNG + TexturePacker JSON Hash",
+    "sprites": "RGBA PNG (straight alpha), NAME_normal.png (tangent-space normal map of the sprite's shape, "
+               "normal_convention), billboard GLB (alphaMode MASK, pivot at the foot, normal map embedded, OpenGL), "
+               "atlas PNG + _atlas_normal.png + TexturePacker JSON Hash",
+    "godot_sprite_tres": "StandardMaterial3D per sprite: alpha scissor, no culling, colour and normal PNG",
 }
 
 
@@ -60,6 +63,8 @@ def item_key(item: WorkItem, model_hash: str, target: str) -> str:
     """Identity of an item's output: changes whenever anything that decides its bytes changes."""
     payload = {"format_version": FORMAT_VERSION, "kind": item.kind, "name": item.name, "params": item.params,
                "model_hash": model_hash, "target": target}
+    if item.kind == "sprites":  # a sprite set recorded before its files changed is built again
+        payload["sprite_files"] = SPRITE_FILES_VERSION
     return sha256_bytes(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8"))
 
 
@@ -70,7 +75,7 @@ def item_record(item: WorkItem, key: str, model_hash: str, normal_convention: st
                               "params": item.params, "files": dict(sorted(files.items()))}
     if item.kind == "material":
         record["tile_size_m"] = item.params["tile_size_m"]
-        record["normal_convention"] = normal_convention
+    record["normal_convention"] = normal_convention  # materials' and sprites' normal PNGs alike
     return record
 
 

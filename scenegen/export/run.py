@@ -3,7 +3,8 @@
 Layout of ``DIR``::
 
     materials/NAME/NAME_basecolor.png … NAME_orm.png, NAME.glb (+ NAME.tres | NAME_mask.png per target)
-    sprites/SET/SET_000.png, SET_000.glb, …, SET_atlas.png, SET_atlas.json
+    sprites/SET/SET_000.png, SET_000_normal.png, SET_000.glb (+ SET_000.tres for godot), …,
+                SET_atlas.png, SET_atlas_normal.png, SET_atlas.json
     contact_sheet.png       every material (2×2 tiled swatch) and sprite, labelled
     manifest.json           every file's SHA-256, the parameters, seed, model hash, tile size, normal convention
 
@@ -310,7 +311,8 @@ def _contact_sheet(out: Path, items: list[WorkItem], records: dict) -> Optional[
             cells.append(_thumbnail_material(out / f"materials/{item.name}/{item.name}_basecolor.png"))
             labels.append(item.name)
         else:
-            pngs = sorted(rel for rel in record["files"] if rel.endswith(".png") and not rel.endswith("_atlas.png"))
+            pngs = sorted(rel for rel in record["files"] if rel.endswith(".png")
+                          and not rel.endswith(("_atlas.png", "_normal.png")))
             for rel in pngs:
                 cells.append(_thumbnail_sprite(out / rel))
                 labels.append(Path(rel).stem)

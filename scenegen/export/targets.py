@@ -16,6 +16,10 @@ and a preview ``NAME.glb`` (always glTF conventions, whatever the target). On to
   OpenGL normals (Unity's convention; import the normal PNG with Texture Type "Normal map").
 * ``unreal``: DirectX normals (green flipped) in ``NAME_normal.png``; the ORM PNG matches Unreal's packing
   (R AO, G roughness, B metallic; import it with sRGB off).
+
+Sprite sets (:mod:`.sprite_files`) get, per sprite, the colour PNG, ``NAME_normal.png`` (its shape's normal map
+in the target's convention) and the billboard ``.glb`` (glTF conventions, normal map embedded); ``godot`` adds
+``NAME.tres``, a ``StandardMaterial3D`` (alpha scissor, both sides, the colour and normal PNGs).
 """
 
 from __future__ import annotations
@@ -88,6 +92,32 @@ def godot_tres(name: str, tile_size_m: float) -> str:
         'heightmap_texture = ExtResource("4_height")',
         "texture_filter = 5",
         f"metadata/tile_size_m = {float(tile_size_m)!r}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def godot_sprite_tres(name: str, alpha_cutoff: float) -> str:
+    """A Godot 4 StandardMaterial3D for a billboard sprite: alpha scissor, no culling, colour + normal PNG."""
+    lines = [
+        '[gd_resource type="StandardMaterial3D" load_steps=3 format=3]',
+        "",
+        f'[ext_resource type="Texture2D" path="{name}.png" id="1_albedo"]',
+        f'[ext_resource type="Texture2D" path="{name}_normal.png" id="2_normal"]',
+        "",
+        "[resource]",
+        f'resource_name = "{name}"',
+        "transparency = 2",  # TRANSPARENCY_ALPHA_SCISSOR
+        f"alpha_scissor_threshold = {float(alpha_cutoff)!r}",
+        "cull_mode = 2",  # CULL_DISABLED
+        'albedo_texture = ExtResource("1_albedo")',
+        "metallic = 0.0",
+        "roughness = 0.9",
+        "normal_enabled = true",
+        "normal_scale = 1.0",
+        'normal_texture = ExtResource("2_normal")',
+        "texture_filter = 3",  # linear with mipmaps
+        "texture_repeat = false",
         "",
     ]
     return "\n".join(lines)

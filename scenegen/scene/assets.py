@@ -2,7 +2,8 @@
 
 Everything leaves this module as PNG bytes (what the GLB embeds and what the renderer decodes), and a
 generated image is quantised to 8 bits *before* anything else uses it, so a cold build (generating) and
-a warm build (reading the cache) produce byte-identical files.
+a warm build (reading the cache) produce byte-identical files. A sprite atlas's normal map is derived from
+those 8-bit sprites on every build (:func:`scenegen.sprites.sprite_normal_atlas`, milliseconds), not cached.
 
 Cache keys (:mod:`scenegen.cache`, namespace ``scene-assets``) hold the model's identity (SHA-256 of its
 ``config.json``, which records the SHA-256 of every weight file), the fully defaulted spec entry, the
@@ -195,7 +196,7 @@ class AssetStore:
         return self._sprites[name]
 
     def _sprite_set(self, scene: LoadedScene, name: str) -> SpriteSet:
-        from ..sprites import pack_atlas
+        from ..sprites import pack_atlas, sprite_normal_atlas
 
         spec: SpriteSpec = scene.spec.sprites[name]
         if self.sprite_model is None:
@@ -222,13 +223,16 @@ class AssetStore:
 
         files = self._cached("scene-sprites", params, {}, self.sprite_model.identity, make)
         layout = json.loads(files["frames.json"])
+        sprites = [_decode_rgba(files[n]) for n in names]
+        frames = [tuple(f) for f in layout["frames"]]
+        normals = sprite_normal_atlas(sprites, frames, layout["size"], padding=ATLAS_PADDING,
+                                      alpha_cutoff=spec.alpha_cutoff)  # derived from the cached sprites: cheap
         material = SceneMaterial(
-            name=name, basecolor_png=files["atlas.png"], metallic_factor=0.0, roughness_factor=0.9,
-            alpha_mode="MASK", alpha_cutoff=spec.alpha_cutoff, double_sided=True, wrap="clamp",
+            name=name, basecolor_png=files["atlas.png"], normal_png=encode_png(normals), metallic_factor=0.0,
+            roughness_factor=0.9, alpha_mode="MASK", alpha_cutoff=spec.alpha_cutoff, double_sided=True, wrap="clamp",
             extras={"sprite_class": spec.class_, "variants": spec.variants},
         )
-        return SpriteSet(material=material, sprites=[_decode_rgba(files[n]) for n in names],
-                         frames=[tuple(f) for f in layout["frames"]], atlas_size=tuple(layout["size"]))
+        return SpriteSet(material=material, sprites=sprites, frames=frames, atlas_size=tuple(layout["size"]))
 
 
 def _decode_rgba(png: bytes) -> np.ndarray:

@@ -13,7 +13,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ScenegenError
-from ..sprites import billboard_mesh
+from ..imaging import encode_png
+from ..sprites import billboard_mesh, dilate_colour, sprite_normal_map
 from . import shapes
 from .assets import AssetStore, SpriteSet
 from .composed import (Camera, ComposedScene, Geometry, InstanceGroup, Light, SceneMaterial, look_at,
@@ -107,14 +108,37 @@ def _scale3(scale) -> np.ndarray:
 
 def billboard_geometry(name: str, sprites: SpriteSet, variant: int, height_m: float, kind: str, cutoff: float,
                        material: str) -> Geometry:
-    """The billboard cards of one sprite variant, UVs mapped into the atlas frame."""
+    """The billboard cards of one sprite variant, UVs mapped into the atlas frame, tangents along each card's u."""
     mesh = billboard_mesh(sprites.sprites[variant], height_m=height_m, kind=kind, alpha_cutoff=cutoff, name=name)
     x, y, w, h = sprites.frames[variant]
     aw, ah = sprites.atlas_size
     uv = np.asarray(mesh.visual.uv, dtype=np.float64)  # v up, over the sprite's own image
     atlas_uv = np.stack([(x + uv[:, 0] * w) / aw, 1.0 - (y + (1.0 - uv[:, 1]) * h) / ah], axis=1)
-    return Geometry(name=name, positions=mesh.vertices, normals=mesh.vertex_normals, uvs=atlas_uv,
-                    indices=mesh.faces, material=material)
+    return _card_geometry(name, mesh, atlas_uv, material)
+
+
+def _card_geometry(name: str, mesh, uvs: np.ndarray, material: str) -> Geometry:
+    """A Geometry of billboard cards; every card has its own vertices, so each gets its own tangent frame."""
+    positions, normals, faces = mesh.vertices, mesh.vertex_normals, mesh.faces
+    return Geometry(name=name, positions=positions, normals=normals, uvs=uvs, indices=faces, material=material,
+                    tangents=tangents(positions, normals, uvs, faces))
+
+
+def sprite_billboard(rgba: np.ndarray, name: str, *, height_m: float, kind: str, alpha_cutoff: float,
+                     normal: np.ndarray | None = None) -> tuple[Geometry, SceneMaterial]:
+    """One sprite as a standalone billboard: its cards and a cut-out material with the sprite's normal map.
+
+    The material is what :func:`scenegen.sprites.billboard_mesh` describes (colour-bled base colour, MASK,
+    double sided, metallic 0, roughness 0.9, clamped) plus ``normal`` (OpenGL; by default
+    :func:`scenegen.sprites.sprite_normal_map` of the sprite).
+    """
+    mesh = billboard_mesh(rgba, height_m=height_m, kind=kind, alpha_cutoff=alpha_cutoff, name=name)
+    if normal is None:
+        normal = sprite_normal_map(rgba, alpha_cutoff=alpha_cutoff)
+    material = SceneMaterial(
+        name=name, basecolor_png=encode_png(dilate_colour(rgba)), normal_png=encode_png(normal), metallic_factor=0.0,
+        roughness_factor=0.9, alpha_mode="MASK", alpha_cutoff=float(alpha_cutoff), double_sided=True, wrap="clamp")
+    return _card_geometry(name, mesh, np.asarray(mesh.visual.uv, dtype=np.float64), name), material
 
 
 def surface_height(surface: Surface, x: float, z: float) -> float | None:

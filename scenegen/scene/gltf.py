@@ -6,7 +6,8 @@ so 10,000 grass tufts cost 10,000 small nodes and one copy of the card. Conventi
 
 * materials: metallic-roughness; ``baseColorTexture`` (sRGB PNG), ``metallicRoughnessTexture`` and
   ``occlusionTexture`` both the ORM PNG (R occlusion, G roughness, B metallic), ``normalTexture``
-  (tangent space, OpenGL +Y); cut-outs: ``alphaMode`` MASK + ``alphaCutoff`` + ``doubleSided``;
+  (tangent space, OpenGL +Y; sprites have one too, derived from their shape); cut-outs: ``alphaMode`` MASK +
+  ``alphaCutoff`` + ``doubleSided``;
 * samplers: REPEAT for tileable materials, CLAMP_TO_EDGE for sprite atlases; trilinear filtering;
 * images embedded as PNG buffer views; vertex data in buffer views with their ``target``; TANGENT
   only where a normal map is used; texture v flipped to glTF's top-left origin;
@@ -15,6 +16,8 @@ so 10,000 grass tufts cost 10,000 small nodes and one copy of the card. Conventi
   (TRANSLATION / ROTATION / SCALE accessors) instead of one node per instance; the extension is then
   required, for engines that read it.
 
+:func:`asset_to_glb` writes instance groups without camera and lights (a standalone billboard, see
+:func:`scenegen.scene.compose.sprite_billboard`): the one GLB writer for scenes and sprite assets alike.
 Output is deterministic: the same composed scene gives the same bytes.
 """
 
@@ -27,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from .composed import ComposedScene, Geometry, quat_from_matrix
+from .composed import ComposedScene, Geometry, InstanceGroup, SceneMaterial, quat_from_matrix
+from .uv import tangents
 
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 FLOAT, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5123, 5125
@@ -110,7 +114,7 @@ def _texture(builder: _Builder, png: bytes, name: str, sampler: int, cache: dict
     return cache[key]
 
 
-def _materials(builder: _Builder, scene: ComposedScene) -> dict[str, int]:
+def _materials(builder: _Builder, materials: dict[str, SceneMaterial], groups: list[InstanceGroup]) -> dict[str, int]:
     samplers: dict[int, int] = {}
 
     def sampler_for(wrap: int) -> int:  # created on first use: the validator flags unused objects
@@ -121,9 +125,9 @@ def _materials(builder: _Builder, scene: ComposedScene) -> dict[str, int]:
 
     textures: dict[int, int] = {}
     index: dict[str, int] = {}
-    used = {g.geometry.material for g in scene.groups if g.count}
+    used = {g.geometry.material for g in groups if g.count}
     for name in sorted(used):
-        m = scene.materials[name]
+        m = materials[name]
         sampler = sampler_for(REPEAT if m.wrap == "repeat" else CLAMP_TO_EDGE)
         pbr: dict[str, Any] = {
             "baseColorTexture": {"index": _texture(builder, m.basecolor_png, f"{name}_basecolor", sampler, textures)},
@@ -155,8 +159,11 @@ def _mesh(builder: _Builder, geometry: Geometry, material: int, with_tangents: b
         "TEXCOORD_0": builder.accessor(
             np.stack([geometry.uvs[:, 0], 1.0 - geometry.uvs[:, 1]], axis=1).astype(np.float32), "VEC2", ARRAY_BUFFER),
     }
-    if with_tangents and geometry.tangents is not None:
-        attributes["TANGENT"] = builder.accessor(geometry.tangents, "VEC4", ARRAY_BUFFER)
+    if with_tangents:  # a normal-mapped mesh without TANGENT is a validator warning (runtime tangent space)
+        frame = geometry.tangents
+        if frame is None:
+            frame = tangents(geometry.positions, geometry.normals, geometry.uvs, geometry.indices)
+        attributes["TANGENT"] = builder.accessor(frame, "VEC4", ARRAY_BUFFER)
     dtype = np.uint16 if len(geometry.positions) < 65535 else np.uint32
     indices = builder.accessor(geometry.indices.reshape(-1).astype(dtype), "SCALAR", ELEMENT_ARRAY_BUFFER)
     primitive = {"attributes": attributes, "indices": indices, "material": material, "mode": 4}
@@ -177,17 +184,28 @@ def _trs(translation: np.ndarray, rotation: np.ndarray, scale: np.ndarray) -> di
 
 def scene_to_glb(scene: ComposedScene, *, gpu_instancing: bool = False) -> bytes:
     """GLB bytes of a composed scene (see the module notes)."""
+    return _groups_to_glb(scene.materials, scene.groups, scene, gpu_instancing=gpu_instancing, name="scene")
+
+
+def asset_to_glb(materials: dict[str, SceneMaterial], groups: list[InstanceGroup], name: str) -> bytes:
+    """GLB bytes of instance groups alone, without camera or lights: a standalone asset (e.g. one billboard)."""
+    return _groups_to_glb(materials, groups, None, gpu_instancing=False, name=name)
+
+
+def _groups_to_glb(materials_in: dict[str, SceneMaterial], groups: list[InstanceGroup], scene: ComposedScene | None,
+                   *, gpu_instancing: bool, name: str) -> bytes:
     builder = _Builder()
     gltf = builder.gltf
-    materials = _materials(builder, scene)
+    gltf["scenes"][0]["name"] = name
+    materials = _materials(builder, materials_in, groups)
     meshes: dict[int, int] = {}
     roots = gltf["scenes"][0]["nodes"]
-    for group in scene.groups:
+    for group in groups:
         if group.count == 0:
             continue
         geometry = group.geometry
         if id(geometry) not in meshes:
-            has_normal_map = scene.materials[geometry.material].normal_png is not None
+            has_normal_map = materials_in[geometry.material].normal_png is not None
             meshes[id(geometry)] = _mesh(builder, geometry, materials[geometry.material], has_normal_map)
         mesh = meshes[id(geometry)]
         rotations = group.rotations / np.linalg.norm(group.rotations, axis=1, keepdims=True)
@@ -210,7 +228,8 @@ def scene_to_glb(scene: ComposedScene, *, gpu_instancing: bool = False) -> bytes
                     **_trs(group.translations[k], rotations[k], group.scales[k])}
             children.append(builder.add("nodes", node))
         roots.append(builder.add("nodes", {"name": group.name, "children": children}))
-    _camera_and_lights(builder, scene)
+    if scene is not None:
+        _camera_and_lights(builder, scene)
     used_extensions = []
     if any(INSTANCING in n.get("extensions", {}) for n in gltf["nodes"]):
         used_extensions.append(INSTANCING)

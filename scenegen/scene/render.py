@@ -12,6 +12,16 @@ subclass and by our own shaders in ``scenegen/scene/shaders/`` (copies of pyrend
 * **Shadows**: the sun's orthographic shadow camera is fitted to the scene's bounds in light space (pyrender
   fits a cube of the scene's diagonal), on a ``SHADOW_MAP``² map sampled with one bilinear hardware
   depth-comparison tap (pyrender's 36-tap PCF cost as much as all other shading on llvmpipe).
+* **Normal maps** are read in the geometry's glTF tangent frame (pyrender 0.1.45 accepts tangents but never
+  uses them: its shader rebuilds the frame from screen-space derivatives, assuming unmirrored UVs), so the
+  render and the GLB agree.
+* **Billboards** (double-sided cut-outs) are lit as the viewer-facing side of a volume: a card's normal map
+  (:func:`scenegen.sprites.sprite_normal_map`) keeps its in-plane part in the card's tangent frame, its
+  out-of-card part points towards the viewer; a side sun darkens a tree's far side. Crossed cards meet on their
+  common axis, where each card's own normal, their shadows on each other and a card seen edge-on all drew a
+  vertical line; there, the in-plane x fades out towards the axis, edge-on cards fade out, and the cards cast
+  no shadow on each other (a card the sun sees nearly edge-on casts none, and shadow lookups on crossed cards move
+  towards the light past the billboard's own cards).
 * **Cost on a CPU rasteriser** (Mesa llvmpipe): the fragment shader is compiled per material kind
   (``CUTOUT``) and per scene light count, so absent light types cost nothing (llvmpipe ran uniform-bounded
   light loops for every possible light); cut-out foliage is lit Lambertian with normals bent upwards.
@@ -264,6 +274,7 @@ def _renderer_class(pyrender):
             cutoff = float(material.alphaCutoff) if material.alphaMode == "MASK" else 0.0
             depth_only = bool(flags & RenderFlags.DEPTH_ONLY)
             program.set_uniform("alpha_cutoff", cutoff)
+            program.set_uniform("crossed_cards", int(getattr(primitive, "scenegen_crossed", 0)))
             if depth_only:  # shadow maps
                 if cutoff > 0.0 and material.tex_flags & TexFlags.BASE_COLOR:
                     self._bind_texture(material.baseColorTexture, "cutout_texture", program)
@@ -366,10 +377,13 @@ def pyrender_scene(scene: ComposedScene, settings: RenderSettings):
         order = np.argsort(np.linalg.norm(group.translations[index] - eye, axis=1), kind="stable")
         index = index[order]
         geometry = group.geometry
+        mapped = scene.materials[geometry.material].normal_png is not None
         primitive = pyrender.Primitive(
             positions=geometry.positions, normals=geometry.normals, texcoord_0=geometry.uvs,
+            tangents=geometry.tangents if mapped else None,  # pyrender never reads them; our shaders do
             indices=geometry.indices, material=materials[geometry.material], poses=group.matrices()[index],
         )
+        primitive.scenegen_crossed = int(group.billboard and len(geometry.indices) > 2)  # more than one card
         pr_scene.add(pyrender.Mesh(primitives=[primitive], name=group.name), name=f"{len(pr_scene.mesh_nodes):05d} {group.name}")
         drawn += len(index)
 

@@ -5,8 +5,15 @@
 // uniform-bounded loops were run masked for every possible light by llvmpipe).
 //  * alpha cut-out: fragments whose base-colour alpha is below `alpha_cutoff` are discarded, so transparent
 //    texels of MASK materials neither write colour nor depth (pyrender ignores alphaMode MASK);
+//  * normal maps are read in the vertex tangent frame (`frag_tangent`, glTF TANGENT) where the mesh has one,
+//    else in pyrender's frame from screen-space derivatives;
 //  * double-sided surfaces are shaded with the normal facing the viewer (glTF: back faces flip the normal);
-//    double-sided cut-outs (foliage cards) bend that normal 60% towards +Y and are lit Lambertian;
+//  * double-sided cut-outs (foliage cards) are shaded as the side of a volume that faces the viewer (see
+//    card_normal): the normal map's in-plane part in the card's frame, its out-of-card part towards the
+//    viewer, alike for every card of a crossed billboard where they meet; then bent towards +Y (CARD_BEND),
+//    lit Lambertian; with `crossed_cards` set (billboards of 2 or 3 crossed cards), the normal map's x fades
+//    out towards the billboard's axis, cards seen edge-on fade out, and the cards do not shadow each other
+//    (shadow_point);
 //  * `ambient_ground` gives hemisphere ambient light (sky colour from above, ground colour from below);
 //  * exponential distance fog towards `fog_color` (linear), off when `fog_density` is 0;
 //  * shadow maps are sampled with hardware depth comparison (one bilinear tap), see shadow_calc;
@@ -120,6 +127,7 @@ uniform int double_sided;
 uniform vec3 ambient_ground;
 uniform vec3 fog_color;
 uniform float fog_density;
+uniform int crossed_cards;  // 1: a billboard of crossed cards (its mesh origin on their common axis)
 
 #ifdef USE_IBL
 uniform samplerCube diffuse_env;
@@ -131,15 +139,13 @@ uniform samplerCube specular_env;
 ///////////////////////////////////////////////////////////////////////////////
 
 in vec3 frag_position;
+in vec3 frag_pivot;  // scenegen: the mesh origin in world space (a billboard's foot, on its axis)
 #ifdef NORMAL_LOC
 in vec3 frag_normal;
 #endif
-#ifdef HAS_NORMAL_TEX
 #ifdef TANGENT_LOC
-#ifdef NORMAL_LOC
-in mat3 tbn;
-#endif
-#endif
+in vec4 frag_tangent;  // scenegen: world-space vertex tangent, w = handedness
+in vec2 card_offset;  // scenegen: offset (m) along the tangent from the mesh origin, and the card's half width
 #endif
 #ifdef TEXCOORD_0_LOC
 in vec2 uv_0;
@@ -162,6 +168,15 @@ out vec4 frag_color;
 ///////////////////////////////////////////////////////////////////////////////
 const float PI = 3.141592653589793;
 const float min_roughness = 0.04;
+// scenegen: how far cut-out card normals are bent towards +Y (without a normal map / with one)
+const float CARD_BEND = 0.6;
+const float CARD_BEND_MAPPED = 0.3;
+// scenegen: crossed cards: part of a card's half width over which the normal map's x fades in from the axis
+const float AXIS_BAND = 0.15;
+// scenegen: crossed cards receive no shadow from occluders nearer than this × their distance from the axis
+// (÷ the light's horizontal part): their own other cards, which mesh_depth.frag keeps only when they face the
+// light by 0.4 or more, so which lie within 1/0.4 of that distance along the light ray.
+const float SELF_SHADOW_REACH = 2.5;
 
 ///////////////////////////////////////////////////////////////////////////////
 // Utility Functions
@@ -180,38 +195,33 @@ vec4 srgb_to_linear(vec4 srgb)
 #endif
 }
 
-// Normal computation
-vec3 get_normal()
-{
+// scenegen: the tangent frame (t along +u, b along +v, ng) of a normal-mapped surface
 #ifdef HAS_NORMAL_TEX
-
-#ifndef HAS_TANGENTS
+mat3 tangent_frame(vec3 ng)
+{
+#ifdef TANGENT_LOC
+    vec3 t = normalize(frag_tangent.xyz - ng * dot(ng, frag_tangent.xyz));
+    vec3 b = cross(ng, t) * frag_tangent.w;
+#else
     vec3 pos_dx = dFdx(frag_position);
     vec3 pos_dy = dFdy(frag_position);
     vec3 tex_dx = dFdx(vec3(uv_0, 0.0));
     vec3 tex_dy = dFdy(vec3(uv_0, 0.0));
     vec3 t = (tex_dy.t * pos_dx - tex_dx.t * pos_dy) / (tex_dx.s * tex_dy.t - tex_dy.s * tex_dx.t);
-
-#ifdef NORMAL_LOC
-    vec3 ng = normalize(frag_normal);
-#else
-    vec3 = cross(pos_dx, pos_dy);
-#endif
-
     t = normalize(t - ng * dot(ng, t));
     vec3 b = normalize(cross(ng, t));
-    mat3 tbn_n = mat3(t, b, ng);
-
-#else
-
-    mat3 tbn_n = tbn;
-
+#endif
+    return mat3(t, b, ng);
+}
 #endif
 
+// Normal computation
+vec3 get_normal()
+{
+#ifdef HAS_NORMAL_TEX
+    mat3 tbn_n = tangent_frame(normalize(frag_normal));
     vec3 n = texture(material.normal_texture, uv_0).rgb;
-    n = normalize(tbn_n * ((2.0 * n - 1.0) * vec3(1.0, 1.0, 1.0)));
-    return n; // TODO NORMAL MAPPING
-
+    return normalize(tbn_n * (2.0 * n - 1.0));
 #else
 
 #ifdef NORMAL_LOC
@@ -222,6 +232,33 @@ vec3 get_normal()
 
 #endif
 }
+
+#ifdef CUTOUT
+// scenegen: the shading normal of a double-sided cut-out card, `v` the unit vector towards the camera (from
+// the billboard's axis).
+// A card stands for a volume (a crossed billboard for one of revolution about its axis). The normal map's
+// in-plane part stays in the card's own tangent frame, so the sprite's outline faces outwards in world space
+// from either side of the card (the radial direction of the volume); its out-of-card part points towards the
+// viewer, as the visible side of a volume does, instead of along the card's normal. The cards of a crossed
+// billboard meet on their axis and show the same texel column there; the in-plane x would still point along
+// each card's own direction, so on crossed cards it fades to 0 at the axis, where a volume of revolution faces
+// the viewer anyway: the cards are lit alike where they meet, with no seam.
+vec3 card_normal(vec3 v)
+{
+#ifdef HAS_NORMAL_TEX
+    mat3 tbn_n = tangent_frame(normalize(frag_normal));
+    vec3 m = 2.0 * texture(material.normal_texture, uv_0).rgb - 1.0;
+#ifdef TANGENT_LOC
+    if (crossed_cards != 0) {
+        m.x *= smoothstep(0.0, AXIS_BAND, abs(card_offset.x) / max(card_offset.y, 1e-6));
+    }
+#endif
+    return normalize(m.x * tbn_n[0] + m.y * tbn_n[1] + m.z * v);
+#else
+    return v;
+#endif
+}
+#endif
 
 // Fresnel
 vec3 specular_reflection(PBRInfo info)
@@ -286,10 +323,11 @@ vec3 compute_brdf(vec3 n, vec3 v, vec3 l,
 }
 
 // scenegen: one shadow lookup with the GPU's depth comparison (sampler2DShadow, bilinear: 2×2 comparisons,
-// filtered) instead of pyrender's 36 manual comparisons: far cheaper on a software rasteriser.
-float shadow_calc(mat4 light_matrix, sampler2DShadow shadow_map, float nl)
+// filtered) instead of pyrender's 36 manual comparisons: far cheaper on a software rasteriser. `position` is
+// where the lookup is made (the fragment, or for crossed cards a point towards the light, see shadow_point).
+float shadow_calc(mat4 light_matrix, sampler2DShadow shadow_map, float nl, vec3 position)
 {
-    vec4 proj_coords = vec4(light_matrix * vec4(frag_position.xyz, 1.0));
+    vec4 proj_coords = vec4(light_matrix * vec4(position, 1.0));
     vec3 light_coords = proj_coords.xyz / proj_coords.w;
     light_coords = light_coords * 0.5 + 0.5;
     if (light_coords.z > 1.0) {
@@ -298,6 +336,23 @@ float shadow_calc(mat4 light_matrix, sampler2DShadow shadow_map, float nl)
     float bias = max(0.001 * (1.0 - nl), 0.0001) / proj_coords.w;
     float compare = light_coords.z - bias;
     return 1.0 - texture(shadow_map, vec3(light_coords.xy, compare));
+}
+
+// scenegen: the shadow lookup point of a fragment lit from direction `l` (unit, towards the light). The cards
+// of a crossed billboard would shadow each other along their common axis (each card's shadow on another
+// starts there: a vertical line); moving the lookup towards the light past the billboard's own cards skips
+// them, and shadows of everything further away stay. The move is 0 on the axis, so nothing steps there.
+vec3 shadow_point(vec3 l)
+{
+#ifdef CUTOUT
+#ifdef TANGENT_LOC
+    if (crossed_cards != 0 && double_sided != 0) {
+        float level = max(length(vec2(l.x, l.z)), 0.5);
+        return frag_position + l * (SELF_SHADOW_REACH * abs(card_offset.x) / level);
+    }
+#endif
+#endif
+    return frag_position;
 }
 
 ///////////////////////////////////////////////////////////////////////////////
@@ -348,15 +403,41 @@ void main()
     vec3 f0 = mix(dialectric_spec, base_color.rgb, metallic);
 
     // Compute normal
-    vec3 n = normalize(get_normal());
-    if (double_sided != 0 && !gl_FrontFacing) {  // scenegen
-        n = -n;
-    }
+    vec3 n;
 #ifdef CUTOUT
     if (double_sided != 0) {
-        // scenegen: foliage cards are lit as a volume, with normals bent upwards (as engines do for grass),
-        // so crossed cards do not split into a lit and a dark half.
-        n = normalize(mix(n, vec3(0.0, 1.0, 0.0), 0.6));
+        // scenegen: foliage cards are lit as a volume facing the viewer (card_normal), with normals bent
+        // upwards (as engines do for grass), so crossed cards do not split into a lit and a dark half. The
+        // viewer is seen from the billboard's axis at this height: one direction for the billboard's whole
+        // width (its sprite was drawn as a view from one direction) and for all its cards where they meet.
+        vec3 to_axis = cam_pos - vec3(frag_pivot.x, frag_position.y, frag_pivot.z);
+        vec3 towards_camera = dot(to_axis, to_axis) > 1e-8 ? normalize(to_axis) : normalize(cam_pos - frag_position);
+        if (crossed_cards != 0) {
+            // scenegen: a card of a crossed billboard seen (nearly) edge-on is a sliver of squeezed texels
+            // along the billboard's axis (another card then faces the viewer within 30°); it fades out from
+            // 17° to 9° off edge-on. (Fading from further out leaves ghosts: parts of the sprite that only that
+            // card shows turn half transparent.)
+            vec3 ng = normalize(frag_normal);
+            vec3 level = towards_camera - vec3(0.0, towards_camera.y, 0.0);
+            float facing = abs(dot(ng, towards_camera)) / max(length(level), 1e-3);
+            coverage *= smoothstep(0.15, 0.3, facing);
+            if (coverage <= 0.0) {
+                discard;
+            }
+        }
+        n = card_normal(towards_camera);
+#ifdef HAS_NORMAL_TEX
+        n = normalize(mix(n, vec3(0.0, 1.0, 0.0), CARD_BEND_MAPPED));
+#else
+        n = normalize(mix(n, vec3(0.0, 1.0, 0.0), CARD_BEND));
+#endif
+    } else {
+        n = normalize(get_normal());
+    }
+#else
+    n = normalize(get_normal());
+    if (double_sided != 0 && !gl_FrontFacing) {  // scenegen
+        n = -n;
     }
 #endif
 
@@ -380,7 +461,8 @@ void main()
         float shadow = shadow_calc(
             directional_lights[i].light_matrix,
             directional_lights[i].shadow_map,
-            nl
+            nl,
+            shadow_point(l)
         );
         res = res * (1.0 - shadow);
 #endif
@@ -426,7 +508,8 @@ void main()
         float shadow = shadow_calc(
             spot_lights[i].light_matrix,
             spot_lights[i].shadow_map,
-            nl
+            nl,
+            shadow_point(l)
         );
         res = res * (1.0 - shadow);
 #endif

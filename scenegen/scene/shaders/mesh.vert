@@ -1,7 +1,10 @@
 #version 330 core
 // scenegen's copy of pyrender 0.1.45's mesh.vert. Changes: the normal matrix is M·S⁻² instead of
 // transpose(inverse(M)) (exact for translation·rotation·scale without shear, and much cheaper per vertex),
-// and the tangent frame is never passed on (pyrender's fragment shader rebuilds it from derivatives).
+// and the vertex tangent (glTF TANGENT: xyz along +u, w = handedness) is passed on in world space as
+// `frag_tangent` (pyrender passes a `tbn` its fragment shader never reads: it rebuilds the frame from
+// screen-space derivatives, assuming w = +1), with `card_offset` and `frag_pivot` for billboard cards (see
+// mesh.frag).
 
 layout(location = 0) in vec3 position;
 #ifdef NORMAL_LOC
@@ -26,8 +29,13 @@ uniform mat4 V;
 uniform mat4 P;
 
 out vec3 frag_position;
+out vec3 frag_pivot;  // scenegen: the mesh origin in world space (a billboard's foot, on its axis)
 #ifdef NORMAL_LOC
 out vec3 frag_normal;
+#endif
+#ifdef TANGENT_LOC
+out vec4 frag_tangent;
+out vec2 card_offset;  // offset (m) along the tangent from the mesh origin (a billboard's axis), and its size
 #endif
 #ifdef TEXCOORD_0_LOC
 out vec2 uv_0;
@@ -45,10 +53,17 @@ void main()
     vec4 world = model * vec4(position, 1.0);
     gl_Position = P * (V * world);
     frag_position = world.xyz;
-#ifdef NORMAL_LOC
+    frag_pivot = model[3].xyz;
     mat3 linear = mat3(model);
+#ifdef NORMAL_LOC
     vec3 inv_scale2 = 1.0 / vec3(dot(linear[0], linear[0]), dot(linear[1], linear[1]), dot(linear[2], linear[2]));
     frag_normal = normalize(linear * (normal * inv_scale2));
+#endif
+#ifdef TANGENT_LOC
+    // tangents transform like positions; a mirroring instance transform flips the handedness
+    frag_tangent = vec4(normalize(linear * tangent.xyz), determinant(linear) < 0.0 ? -tangent.w : tangent.w);
+    float along = dot(position, tangent.xyz) * length(linear * tangent.xyz);  // metres; ±half a card's width
+    card_offset = vec2(along, abs(along));                                  // at its corners
 #endif
 #ifdef TEXCOORD_0_LOC
     uv_0 = texcoord_0;
