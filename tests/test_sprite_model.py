@@ -25,7 +25,7 @@ from scenegen.metrics import border_alpha
 from scenegen.model.config import SPRITE_ARCHITECTURE, TEXTURE_ARCHITECTURE, ModelConfig
 from scenegen.model.sample import condition_weights, decode, decode_sprites
 from scenegen.model.sprite_prior import fit_class_prior, has_sprite_prior, load_class_prior, prior_tensors, sample_latent
-from scenegen.sprites import dilate_colour
+from scenegen.sprites import dilate_colour, read_glb_json
 from test_sprites import gltf_validate  # noqa: F401  (the Khronos validator fixture)
 
 
@@ -215,7 +215,9 @@ def test_cli_writes_sprites_sheet_atlas_and_valid_billboards(sprite_model_dir: P
         image = load_image(out / f"{name}.png", mode="RGBA")
         assert image.shape == (128, 128, 4) and border_alpha(image) == 0.0
         report = gltf_validate(out / f"{name}.glb")
-        assert report["numErrors"] == 0, report["messages"]
+        assert report["numErrors"] == 0 and report["numWarnings"] == 0, report["messages"]
+        (material,) = read_glb_json((out / f"{name}.glb").read_bytes())["materials"]
+        assert "normalTexture" in material and material["alphaMode"] == "MASK", "the billboard lights like an object"
     sheet = load_image(out / "bush_contact_sheet.png")
     assert sheet.shape[0] > 128 and sheet.shape[1] > 3 * 128
     meta = json.loads((out / "bush_atlas.json").read_text())

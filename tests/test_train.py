@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import run_cli
@@ -96,3 +97,35 @@ def test_init_from_fine_tunes_an_existing_model_and_refuses_a_different_one(phot
     assert refused.returncode == 2 and "cannot start from this model" in refused.stderr
     errors = [line for line in refused.stderr.splitlines() if not line.startswith("warning: skipped")]
     assert "Traceback" not in refused.stderr and len(errors) == 1 and errors[0].startswith("error: ")
+
+
+def test_training_fine_tunes_the_shipped_model_by_default(photo_folder: Path, default_model_dir: Path,
+                                                          tmp_path: Path) -> None:
+    """`train --data DIR` starts from the shipped model (architecture kept, classes matched by name: a class
+    it does not know starts from its 'any' condition); `--from-scratch` draws new weights."""
+    import json
+    import shutil
+
+    from safetensors.numpy import load_file
+
+    data = tmp_path / "data"
+    shutil.copytree(photo_folder / "brick", data / "brick")
+    shutil.copytree(photo_folder / "grass", data / "mossy")
+    args = ["--data", str(data), "--lr", "1e-12", "--steps", "1", "--batch", "4", "--crop", "64", "--quiet"]
+    tuned_dir, scratch_dir = tmp_path / "tuned", tmp_path / "scratch"
+    result = run_cli("train", *args, "--out", str(tuned_dir))
+    assert result.returncode == 0, result.stderr
+    assert "fine-tuned from" in result.stderr
+    scratch = run_cli("train", *args, "--out", str(scratch_dir), "--from-scratch")
+    assert scratch.returncode == 0 and "trained from scratch" in scratch.stderr
+    shipped, tuned = load_file(default_model_dir / "model.safetensors"), load_file(tuned_dir / "model.safetensors")
+    fresh = load_file(scratch_dir / "model.safetensors")
+    key = "decoder.embedding.weight"
+    assert all(np.abs(shipped[k] - tuned[k]).max() < 1e-6 for k in shipped if k != key)
+    assert any(k not in fresh or fresh[k].shape != shipped[k].shape or np.abs(shipped[k] - fresh[k]).max() > 0.05
+               for k in shipped if k != key), "--from-scratch must not start from the shipped weights"
+    classes = json.loads((default_model_dir / "config.json").read_text())["model"]["classes"]
+    any_row = shipped[key][len(classes)]
+    np.testing.assert_allclose(tuned[key][0], shipped[key][classes.index("brick")], atol=1e-6)
+    np.testing.assert_allclose(tuned[key][1], any_row, atol=1e-6)  # 'mossy' is new: starts from 'any'
+    np.testing.assert_allclose(tuned[key][2], any_row, atol=1e-6)
