@@ -15,10 +15,9 @@ import numpy as np
 
 from .errors import ScenegenError
 from .imaging import load_image, resize
+from .limits import MAX_SIZE, MAX_SPRITE_SIZE, MIN_SIZE, MIN_SPRITE_SIZE
 from .materials import Material, derive_maps
 
-MIN_SIZE = 32
-MAX_SIZE = 8192
 MAX_GRAIN = 4.0
 #: Filter scale of the PBR maps of generated textures: their texels have a fixed size whatever the canvas.
 GENERATED_PIXEL_SCALE = 1.0
@@ -197,8 +196,6 @@ def blend_materials(a: str, b: str, mask: np.ndarray, seed: int = 0, *, seed_b: 
 
 def _size_range(mode: str) -> dict[str, int]:
     if mode == "sprite":
-        from .sprite_gen import MAX_SPRITE_SIZE, MIN_SPRITE_SIZE
-
         return {"min": MIN_SPRITE_SIZE, "max": MAX_SPRITE_SIZE}
     return {"min": MIN_SIZE, "max": MAX_SIZE}
 

@@ -24,10 +24,9 @@ import cv2
 import numpy as np
 
 from .errors import ScenegenError
+from .limits import MAX_SPRITE_SIZE, MIN_SPRITE_SIZE
 from .sprites import clean_alpha, clear_frame, dilate_colour, remove_specks
 
-MIN_SPRITE_SIZE = 64
-MAX_SPRITE_SIZE = 512
 #: Spread of the prior draw (1 = as wide as the training sprites; lower stays closer to typical sprites).
 DEFAULT_TEMPERATURE = 0.6
 #: Decoded alpha at which the cut-out edge is placed. Below 0.5 because a VAE's decode softens thin parts

@@ -21,9 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import ScenegenError
 from ..fsutil import sha256_bytes
+from ..limits import MAX_SIZE, MAX_SPRITE_SIZE, MIN_SIZE, MIN_SPRITE_SIZE
 
-MIN_SIZE, MAX_SIZE = 32, 8192  # same range as scenegen.api.check_size
-MIN_SPRITE_SIZE, MAX_SPRITE_SIZE = 64, 512  # same range as scenegen.sprite_gen.check_sprite_size
 MAX_ITEMS = 100_000
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 PLACEHOLDERS = ("class", "seed", "size", "photo")
