@@ -17,20 +17,38 @@ Notes on pyrender 0.1.45's shader (``pyrender/shaders/mesh.frag``), which this m
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from .errors import ScenegenError
 from .imaging import resize, tile_image, to_uint
 
-if TYPE_CHECKING:
-    from .materials import Material
-
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
 if not hasattr(np, "infty"):  # pyrender 0.1.45 uses np.infty (removed in numpy 2.0) in Mesh.bounds
     np.infty = np.inf  # type: ignore[attr-defined]
+
+
+class MaterialMaps(Protocol):
+    """What a preview reads of a material: :class:`scenegen.materials.Material` is one.
+
+    A structural type, so that this module need not import :mod:`scenegen.materials` (whose
+    ``save_material`` calls :func:`render_material_preview`): the dependency runs one way.
+    """
+
+    name: str
+    basecolor: np.ndarray  # H×W×3, sRGB-encoded
+    normal: np.ndarray  # H×W×3, encoded [0, 1], OpenGL
+    roughness: np.ndarray  # H×W
+    ao: np.ndarray  # H×W
+    metallic: float
+
+    @property
+    def shape(self) -> tuple[int, int]: ...
+
+    def orm(self) -> np.ndarray: ...
+
 
 SPHERE_TILES = (2, 1)  # material repeats around the equator × from pole to pole (square texels at the equator)
 MAX_TEXTURE = 1024  # maps are area-downsampled to at most this for upload
@@ -92,7 +110,7 @@ def _texture(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(to_uint(_downsampled(image), 8))
 
 
-def _orm_texture(material: Material) -> np.ndarray:
+def _orm_texture(material: MaterialMaps) -> np.ndarray:
     """uint8 ORM texture; large maps are downsampled channel by channel (no full-size ORM in memory)."""
     if max(material.shape) <= MAX_TEXTURE:
         return _texture(material.orm())
@@ -101,7 +119,7 @@ def _orm_texture(material: Material) -> np.ndarray:
     return np.ascontiguousarray(to_uint(np.stack([ao, rough, metal], axis=2), 8))
 
 
-def _sphere_mesh(material: Material):  # -> pyrender.Mesh
+def _sphere_mesh(material: MaterialMaps):  # -> pyrender.Mesh
     import pyrender
 
     normal = material.normal
@@ -143,7 +161,7 @@ def _look_from(eye: np.ndarray) -> np.ndarray:
     return pose
 
 
-def _scene(material: Material):  # -> pyrender.Scene
+def _scene(material: MaterialMaps):  # -> pyrender.Scene
     import pyrender
 
     scene = pyrender.Scene(bg_color=[*BACKGROUND, 1.0], ambient_light=[0.12, 0.12, 0.13])
@@ -156,7 +174,7 @@ def _scene(material: Material):  # -> pyrender.Scene
     return scene
 
 
-def render_sphere(material: Material, size: int = 512) -> np.ndarray:
+def render_sphere(material: MaterialMaps, size: int = 512) -> np.ndarray:
     """The material on a lit sphere, ``size``×``size``×3 float32 (display-encoded), via offscreen EGL."""
     try:
         import pyrender
@@ -181,7 +199,7 @@ def render_sphere(material: Material, size: int = 512) -> np.ndarray:
     return resize(image, size, size) if SUPERSAMPLE > 1 else image
 
 
-def render_material_preview(material: Material, size: int = 512) -> np.ndarray:
+def render_material_preview(material: MaterialMaps, size: int = 512) -> np.ndarray:
     """Preview image, ``size`` × ``2·size`` × 3 float32 in [0, 1].
 
     Left: the material on a lit sphere (tiled 2×1 around it); right: a 2×2 tiled swatch of the base
