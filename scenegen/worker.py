@@ -346,7 +346,7 @@ def op_build_scene(job: Job) -> dict[str, Any]:
 
     The builder's progress lines are relayed; a cancel takes effect at its next progress line.
     """
-    from .scene.build import BuildOptions, build_scene
+    from .build import BuildOptions, build_scene
 
     p = job.params
     spec = p.existing_file("scene")

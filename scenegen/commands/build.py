@@ -1,4 +1,4 @@
-"""``scenegen build scene.json``: render the scene and export it as GLB (see scenegen.scene.build)."""
+"""``scenegen build scene.json``: render the scene and export it as GLB (see scenegen.build)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def add_scene_options(p: argparse.ArgumentParser) -> None:
 
 
 def options_from(args: argparse.Namespace):
-    from ..scene.build import BuildOptions
+    from ..build import BuildOptions
 
     return BuildOptions(
         out_dir=Path(args.out) if getattr(args, "out", None) else None,
@@ -36,7 +36,7 @@ def options_from(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..scene.build import build_scene
+    from ..build import build_scene
 
     say(f"building {args.scene}")
     result = build_scene(args.scene, options_from(args), progress=say)

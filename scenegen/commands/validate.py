@@ -8,7 +8,7 @@ from .build import add_scene_options, options_from
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..scene.build import used_names, validate_scene
+    from ..build import used_names, validate_scene
 
     scene = validate_scene(args.scene, options_from(args))
     materials, sprites = used_names(scene)

@@ -16,9 +16,8 @@ from ..errors import ScenegenError
 from ..imaging import encode_png
 from ..sprites import billboard_mesh, dilate_colour, sprite_normal_map
 from . import shapes
-from .assets import AssetStore, SpriteSet
-from .composed import (Camera, ComposedScene, Geometry, InstanceGroup, Light, SceneMaterial, look_at,
-                       quat_between, quat_from_euler_deg, quat_multiply, quat_yaw, trs_matrices)
+from .composed import (Camera, ComposedScene, Geometry, InstanceGroup, Light, SceneAssets, SceneMaterial, SpriteSet,
+                       look_at, quat_between, quat_from_euler_deg, quat_multiply, quat_yaw, trs_matrices)
 from .loader import LoadedScene
 from .scatter import ScatterRules, Surface, scatter_points
 from .spec import (AmbientLight, BoxSpec, CylinderSpec, GableSpec, MAX_INSTANCES, MeshSpec, PlaneSpec, PointLight,
@@ -161,16 +160,20 @@ def surface_height(surface: Surface, x: float, z: float) -> float | None:
 
 
 # ------------------------------------------------------------------------------------------------ compose
-def compose(scene: LoadedScene, assets: AssetStore, progress: Callable[[str], None] = lambda _m: None,
+def compose(scene: LoadedScene, assets: SceneAssets, progress: Callable[[str], None] = lambda _m: None,
             ) -> tuple[ComposedScene, ComposeReport]:
-    """Build every object and scatter layer of ``scene`` (materials and sprites come from ``assets``)."""
+    """Build every object and scatter layer of ``scene`` from its finished materials and sprite sets.
+
+    ``assets`` must hold every material and sprite set the scene uses (:func:`.loader.used_names`);
+    the composed scene lists its materials in first-use order.
+    """
     spec = scene.spec
     report = ComposeReport()
     materials: dict[str, SceneMaterial] = {}
 
     def material(name: str) -> SceneMaterial:
         if name not in materials:
-            materials[name] = assets.material(scene, name)
+            materials[name] = _finished(assets.materials, "material", name)
         return materials[name]
 
     sprite_sets: dict[str, SpriteSet] = {}
@@ -241,7 +244,7 @@ def compose(scene: LoadedScene, assets: AssetStore, progress: Callable[[str], No
         if layer.sprite is not None:
             sprite_spec = spec.sprites[layer.sprite]
             if layer.sprite not in sprite_sets:
-                sprite_sets[layer.sprite] = assets.sprite_set(scene, layer.sprite)
+                sprite_sets[layer.sprite] = _finished(assets.sprites, "sprite set", layer.sprite)
                 materials[layer.sprite] = sprite_sets[layer.sprite].material
             variant = rng.integers(0, sprite_spec.variants, placed)
             for v in range(sprite_spec.variants):
@@ -273,6 +276,13 @@ def compose(scene: LoadedScene, assets: AssetStore, progress: Callable[[str], No
     composed = ComposedScene(materials=materials, groups=groups, camera=_camera(spec), lights=[], name=spec.name)
     _lights(spec, composed)
     return composed, report
+
+
+def _finished(assets, what: str, name: str):
+    try:
+        return assets[name]
+    except KeyError:
+        raise ScenegenError(f"internal: {what} '{name}' was not resolved before composing") from None
 
 
 def _camera(spec) -> Camera:

@@ -7,12 +7,15 @@ Plain numpy data, no pyrender, no torch. Conventions: metres, Y up, right-handed
 * An :class:`InstanceGroup` places one geometry many times; each instance is a translation, a unit
   quaternion (x, y, z, w) and a per-axis scale, so every pose maps exactly to a glTF node's TRS.
 * A :class:`SceneMaterial` holds the encoded PNG textures (what the GLB embeds) and glTF flags.
+* :class:`SceneAssets` is what the compositor is given: every material and sprite set a scene uses,
+  finished (PNG bytes and 8-bit sprites). Who generates or caches them (:mod:`scenegen.build`) is no
+  concern of this package.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -32,6 +35,24 @@ class SceneMaterial:
     double_sided: bool = False
     wrap: str = "repeat"  # "repeat" for tileable materials, "clamp" for sprites and atlases
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SpriteSet:
+    """One sprite entry: its atlas material and, per variant, the RGBA sprite and its atlas frame."""
+
+    material: SceneMaterial
+    sprites: list[np.ndarray]  # float32 RGBA, exactly the (8-bit) atlas content
+    frames: list[tuple[int, int, int, int]]  # x, y, w, h in the atlas
+    atlas_size: tuple[int, int]  # width, height
+
+
+@dataclass(frozen=True)
+class SceneAssets:
+    """The finished materials and sprite sets of a scene, by their names in the spec."""
+
+    materials: Mapping[str, SceneMaterial]
+    sprites: Mapping[str, SpriteSet]
 
 
 @dataclass

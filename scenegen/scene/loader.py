@@ -62,6 +62,21 @@ def load_scene(path: str | os.PathLike[str], *, allow_outside: bool = False) -> 
 
 
 # ------------------------------------------------------------------------------------------------ references
+def used_names(scene: LoadedScene) -> tuple[list[str], list[str]]:
+    """Materials and sprites the scene actually uses (in first-use order)."""
+    materials: list[str] = []
+    sprites: list[str] = []
+    for obj in scene.spec.objects:
+        if obj.material not in materials:
+            materials.append(obj.material)
+    for layer in scene.spec.scatter:
+        if layer.object is not None and layer.object.material not in materials:
+            materials.append(layer.object.material)
+        if layer.sprite is not None and layer.sprite not in sprites:
+            sprites.append(layer.sprite)
+    return materials, sprites
+
+
 def _check_references(scene: LoadedScene) -> None:
     spec, err = scene.spec, scene.error
     names: list[str] = []

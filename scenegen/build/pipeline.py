@@ -1,5 +1,8 @@
 """``scenegen build``: scene.json → materials → sprites → compose → render → GLB, timed per stage.
 
+Materials and sprites are resolved to finished assets by the asset service (:mod:`.assets`); composing,
+rendering and the GLB are :mod:`scenegen.scene`'s.
+
 Nothing is written until every stage has succeeded; then each output file is written atomically.
 ``build.json`` (the summary) is deterministic like the other outputs: file hashes, counts and model
 identities, no timings (those are printed).
@@ -21,12 +24,13 @@ from ..cache import Cache
 from ..errors import ScenegenError
 from ..fsutil import atomic_write_bytes, sha256_bytes
 from ..imaging import encode_png
+from ..scene.compose import compose
+from ..scene.composed import SceneAssets
+from ..scene.gltf import scene_to_glb
+from ..scene.loader import LoadedScene, dump_spec, load_scene, used_names
+from ..scene.render import RenderSettings, render_scene
+from ..scene.spec import MAX_PIXELS
 from .assets import AssetStore, ModelRef, default_sprite_model_dir, default_texture_model_dir, model_ref
-from .compose import compose
-from .gltf import scene_to_glb
-from .loader import LoadedScene, dump_spec, load_scene
-from .render import RenderSettings, render_scene
-from .spec import MAX_PIXELS
 
 CACHE_NAMESPACE = "scene-assets"
 PREVIEW_MAX_WIDTH = 640
@@ -58,21 +62,6 @@ class BuildResult:
 
 
 # ----------------------------------------------------------------------------------------------- preparing
-def used_names(scene: LoadedScene) -> tuple[list[str], list[str]]:
-    """Materials and sprites the scene actually uses (in first-use order)."""
-    materials: list[str] = []
-    sprites: list[str] = []
-    for obj in scene.spec.objects:
-        if obj.material not in materials:
-            materials.append(obj.material)
-    for layer in scene.spec.scatter:
-        if layer.object is not None and layer.object.material not in materials:
-            materials.append(layer.object.material)
-        if layer.sprite is not None and layer.sprite not in sprites:
-            sprites.append(layer.sprite)
-    return materials, sprites
-
-
 def model_refs(scene: LoadedScene, options: BuildOptions) -> tuple[ModelRef | None, ModelRef | None]:
     """The texture and sprite models this scene needs (None when it needs none), classes checked."""
     materials, sprites = used_names(scene)
@@ -134,14 +123,12 @@ def build_scene(path: str | os.PathLike[str], options: BuildOptions | None = Non
     cache = Cache(CACHE_NAMESPACE, options.cache_root) if options.use_cache else None
     assets = AssetStore(cache, texture, sprite, progress=lambda m: progress(f"  {m}"))
     materials, sprites = used_names(scene)
-    for name in materials:
-        assets.material(scene, name)
+    finished_materials = {name: assets.material(scene, name) for name in materials}
     stage("materials")
-    for name in sprites:
-        assets.sprite_set(scene, name)
+    finished_sprites = {name: assets.sprite_set(scene, name) for name in sprites}
     stage("sprites")
 
-    composed, report = compose(scene, assets)
+    composed, report = compose(scene, SceneAssets(materials=finished_materials, sprites=finished_sprites))
     counts = composed.counts()
     stage("compose")
 
