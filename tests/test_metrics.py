@@ -1,4 +1,4 @@
-"""Figures from METRICS.md on images whose answer is known."""
+"""Figures from docs/METRICS.md on images whose answer is known."""
 
 from __future__ import annotations
 
@@ -203,7 +203,7 @@ def test_gram_weights_match_global_manual_seed_and_leave_rng_alone():
 
 
 def _gram_dist_reference(a: np.ndarray, b: np.ndarray) -> float:
-    """Straight from the words of METRICS.md, with torch modules and the global seed."""
+    """Straight from the words of docs/METRICS.md, with torch modules and the global seed."""
     with torch.random.fork_rng():
         torch.manual_seed(0)
         convs = []
@@ -267,7 +267,7 @@ def test_gram_references_on_skimage_match_metrics_md(name):
 
 
 def test_gram_references_on_skimage_gravel_measured():
-    # METRICS.md quotes 0.19–0.31 / 0.39–0.42 for brick, grass and gravel together; with the definition as
+    # docs/METRICS.md quotes 0.19–0.31 / 0.39–0.42 for brick, grass and gravel together; with the definition as
     # written, gravel (a very homogeneous texture) measures 0.138 / 0.319 on these crops, below both ranges.
     # Pinned here so that a change to the network or the protocol shows up.
     refs = m.gram_references(_skimage_crops("gravel"))
@@ -339,7 +339,7 @@ def test_c2st_weights_match_global_manual_seed_and_leave_rng_alone():
 
 
 def _c2st_features_reference(img: np.ndarray) -> np.ndarray:
-    """Straight from the words of METRICS.md: global seed, Conv2d with circular padding."""
+    """Straight from the words of docs/METRICS.md: global seed, Conv2d with circular padding."""
     with torch.random.fork_rng():
         convs = [torch.nn.Conv2d(3, 32, k, padding=k // 2, padding_mode="circular", bias=False) for k in (3, 5, 7)]
         torch.manual_seed(1)  # after the modules' own initialisation, which draws from the RNG too

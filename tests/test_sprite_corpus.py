@@ -64,7 +64,7 @@ def test_fits_frame_and_stands_bottom_centre(cls: str, sprites: dict) -> None:
         assert alpha[frame].max() == 0.0, "outer 3-pixel frame must be transparent"
         ring2 = np.ones_like(alpha, bool)
         ring2[2:-2, 2:-2] = False
-        assert alpha[ring2].mean() == 0.0  # METRICS.md border_alpha
+        assert alpha[ring2].mean() == 0.0  # docs/METRICS.md border_alpha
         rows = visible_rows(alpha)
         foot_gap = (SIZE - 1 - rows[-1]) / SIZE
         assert abs(foot_gap - BASE_FRACTION) <= 0.01, f"foot at {foot_gap:.3f} of the frame above the bottom"
