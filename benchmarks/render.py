@@ -46,8 +46,7 @@ def build_seconds(example: str, cache: Path, out: Path) -> tuple[float, float, s
 def hundred_thousand(cache: Path):
     """The meadow composed with an extra grass layer so that it holds exactly INSTANCES billboards."""
     from scenegen.cache import Cache
-    from scenegen.scene.assets import AssetStore
-    from scenegen.scene.build import BuildOptions, CACHE_NAMESPACE, model_refs
+    from scenegen.build import CACHE_NAMESPACE, AssetStore, BuildOptions, model_refs
     from scenegen.scene.compose import compose
     from scenegen.scene.loader import load_scene
     from scenegen.scene.spec import ScatterSpec
@@ -55,12 +54,12 @@ def hundred_thousand(cache: Path):
     scene = load_scene(ROOT / "examples" / "meadow" / "scene.json")
     texture, sprite = model_refs(scene, BuildOptions())
     store = AssetStore(Cache(CACHE_NAMESPACE, cache), texture, sprite)
-    composed, _ = compose(scene, store)
+    composed, _ = compose(scene, store.resolve(scene))
     have = composed.counts()["billboards"]
     extra = ScatterSpec.model_validate({"name": "extra_grass", "sprite": "grass", "count": INSTANCES - have,
                                         "scale": {"min": 0.6, "max": 1.2}, "seed": 99})
     scene.spec.scatter.append(extra)
-    composed, report = compose(scene, store)
+    composed, report = compose(scene, store.resolve(scene))
     if composed.counts()["billboards"] != INSTANCES:
         raise SystemExit(f"expected {INSTANCES} billboards, got {composed.counts()['billboards']} ({report.layers[-1]})")
     return composed

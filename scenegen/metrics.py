@@ -1,6 +1,6 @@
-"""The figures scenegen reports, implemented exactly as defined in METRICS.md.
+"""The figures scenegen reports, implemented exactly as defined in docs/METRICS.md.
 
-Conventions (from METRICS.md): every image figure takes float arrays in [0, 1], shape H×W×C.
+Conventions (from docs/METRICS.md): every image figure takes float arrays in [0, 1], shape H×W×C.
 "Luminance" = 0.299 R + 0.587 G + 0.114 B.
 
 Input forms accepted by the set figures (``hf_ratio``, ``spectrum_dist``, ``colour_w1``, ``gram_dist``,
