@@ -1,4 +1,4 @@
-"""Material generation: speed, memory and tileability (the figures of METRICS.md).
+"""Material generation: speed, memory and tileability (the figures of docs/METRICS.md).
 
 * material_s@512, material_s@2048: median of ``--runs`` warm runs of ``api.generate_material`` (all maps, in
   memory, model loaded), with the thread and core counts.
@@ -64,7 +64,7 @@ def _steps(img: np.ndarray) -> tuple[float, int, float, int]:
 
 
 def seam_ratio(img: np.ndarray) -> float:
-    """METRICS.md seam_ratio, streamed over row blocks (equals scenegen.metrics.seam_ratio)."""
+    """docs/METRICS.md seam_ratio, streamed over row blocks (equals scenegen.metrics.seam_ratio)."""
     seam_sum, seam_n, inner_sum, inner_n = _steps(img)
     return (seam_sum / seam_n) / (inner_sum / inner_n)
 

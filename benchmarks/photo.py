@@ -7,7 +7,7 @@ For scikit-image's brick, grass and gravel photos (512² greyscale, stacked to R
   random and, multi-threaded, not reproducible even with a seed, so the seed is fixed and it runs on one
   thread (then its output is bit-identical run to run). Its output's maps are derived with
   ``derive_maps(..., pixel_scale=GENERATED_PIXEL_SCALE)`` exactly as scenegen derives its own.
-Figures (METRICS.md), each output against the photo at its own pixel scale (no resampling):
+Figures (docs/METRICS.md), each output against the photo at its own pixel scale (no resampling):
 * photo_c2st: non-overlapping 64² crops of the photo vs of the output's base colour, each crop its own group;
 * colour_w1: output base colour vs photo;
 * seam_ratio of every map (basecolor, normal, roughness, height, ao) at 512²; beside it the photo's own

@@ -1,4 +1,4 @@
-"""Scene build and render speed (METRICS.md: build_s, render_s).
+"""Scene build and render speed (docs/METRICS.md: build_s, render_s).
 
 * **build_s** (cold, warm): wall seconds of ``python -m scenegen build examples/<name>/scene.json`` in a fresh
   process, first with an empty cache (materials and sprites generated), then again (all cached).

@@ -1,4 +1,4 @@
-"""Sprite model benchmark, per class: every billboard figure of METRICS.md.
+"""Sprite model benchmark, per class: every billboard figure of docs/METRICS.md.
 
 * sprites_per_s@256: ``generate_sprites(cls, seed, count=64, size=256)`` (prior draw, batched decode, clean-up,
   resampling: everything but PNG encoding), median of ``--runs`` (≥ 5) warm runs, model loaded.

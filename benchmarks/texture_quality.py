@@ -1,10 +1,10 @@
-"""Texture quality of a model, per class: every figure of METRICS.md plus reconstruction PSNR.
+"""Texture quality of a model, per class: every figure of docs/METRICS.md plus reconstruction PSNR.
 
 Older figures (gram_dist with its two reference rows, hf_ratio, spectrum_dist, colour_w1, diversity_ratio,
 recon_psnr_db, seam_ratio): generated samples (seeds 0–15, 128²) against held-out procedural patches of the
 same class (seeds the training corpus never used, 256² centre-cropped to 128²).
 
-Realism and structure (METRICS.md, all at the corpus pixel scale, 256² images):
+Realism and structure (docs/METRICS.md, all at the corpus pixel scale, 256² images):
 * c2st: R = 2 diagonal 128² quadrants of each of 24 held-out corpus images (48 crops, seeds 10000–10023),
   G = the same 2 quadrants of 24 generated 256² canvases (seeds 0–23), fold groups = source image / seed;
   at the API's default grain (``c2st``) and at grain 0 (``c2st_grain0``; the same canvases when the default is 0); beside them the floor ``c2st_floor``:
