@@ -127,3 +127,21 @@ def test_quilt_cuts_fall_anywhere_the_wrap_included() -> None:
     assert 0.04 < mean < 0.3
     assert breaks.max() < 3 * mean  # no column is a cut every time (a fixed patch grid would be)
     assert 0.4 * mean < breaks[0] < 2 * mean  # the wrap-around edge is an ordinary column
+
+
+def test_palette_lock_maps_colour_mean_and_covariance_and_keeps_periodicity() -> None:
+    from scenegen.model.palette import colour_stats, match_palette
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:64, 0:64] / 64.0
+    grey = 0.5 + 0.15 * np.sin(2 * np.pi * (3 * xx + yy))[..., None] + 0.02 * rng.standard_normal((64, 64, 3))
+    image = np.clip(grey, 0, 1).astype(np.float32)  # a greyish periodic texture
+    pink = np.clip(np.stack([0.8 + 0.1 * image[..., 0], 0.5 + 0.1 * image[..., 1], 0.55 + 0.05 * image[..., 2]], -1), 0, 1)
+    target = colour_stats(pink)
+    out = match_palette(image.copy(), target)
+    got = colour_stats(out)
+    assert np.abs(got[:3] - target[:3]).max() < 1e-3
+    assert np.abs(got[3:] - target[3:]).max() < 1e-4
+    assert seam_ratio(out) < 1.1  # pointwise: a periodic image stays periodic
+    same = match_palette(image.copy(), colour_stats(image))
+    assert np.abs(same - image).max() < 1e-4  # its own palette: the identity

@@ -16,6 +16,7 @@ import torch
 
 from .config import ModelConfig
 from .grain import GrainProfile, add_grain, fit_grain, profile_from_tensors
+from .palette import colour_stats, match_palette, palette_key
 from .prior import QuiltSettings, bank_key, periodic_key, quilt
 from .vae import VAE, receptive_halo
 from .weights import LoadedModel
@@ -119,6 +120,14 @@ def sample_texture_latent(model: LoadedModel, class_index: int, height: int, wid
     return quilt(bank[pick], height, width, rng, quilt_settings(height, width), periodic=bool(periodic[pick]))
 
 
+def source_palette(model: LoadedModel, class_index: int, seed: int) -> np.ndarray | None:
+    """Colour statistics of the source a seed's canvas quilts from (None for models saved without them)."""
+    stats = model.prior.get(palette_key(class_index))
+    if stats is None:
+        return None
+    return stats.double().numpy()[source_index(len(stats), seed, class_index)]
+
+
 def quilt_settings(height: int, width: int) -> QuiltSettings:
     """Quilting patches grow with very large canvases (fewer, larger patches: bounded time at 8192²)."""
     side = max(height, width)
@@ -152,7 +161,8 @@ def sample_texture(model: LoadedModel, class_index: int, height: int, width: int
     """The whole texture sampling pipeline: a seamless height×width×3 float32 texture of one class.
 
     One latent source of the class (chosen by the seed) is quilted into a latent torus, decoded tile by tile
-    with a seeded in-cell phase, and optionally given the class's fitted grain (``grain`` = its strength).
+    with a seeded in-cell phase, its colours locked to the source's palette (:mod:`scenegen.model.palette`),
+    and optionally given the class's fitted grain (``grain`` = its strength).
     """
     scale = model.config.scale
     cells_y, cells_x = latent_cells(height, scale), latent_cells(width, scale)
@@ -160,6 +170,9 @@ def sample_texture(model: LoadedModel, class_index: int, height: int, width: int
     phase = cell_phase(model, seed, class_index, height, width)
     weights = condition_weights(model.config, class_index, cells_y, cells_x)
     image = decode_canvas(model, latent, weights, height, width, progress, phase)
+    palette = source_palette(model, class_index, seed)
+    if palette is not None:
+        image = match_palette(image, palette)
     return with_grain(image, class_grain(model, class_index) if grain > 0 else None, seed, class_index, grain)
 
 
@@ -167,14 +180,15 @@ def sample_photo_texture(model: LoadedModel, photo: np.ndarray, height: int, wid
                          grain: float = 0.0, progress: Callable[[float], None] | None = None) -> np.ndarray:
     """A new seamless texture with the look of ``photo`` (H×W×3, at the pixel scale wanted): its latent grid
     re-quilted on a torus (exhaustive search, see :mod:`scenegen.model.prior`) and decoded under the 'any'
-    condition; ``grain`` adds the photo's own grain (what its reconstruction misses) at that strength."""
+    condition, with the photo's colour distribution (:mod:`scenegen.model.palette`); ``grain`` adds the photo's
+    own grain (what its reconstruction misses) at that strength."""
     cfg = model.config
     latent = encode(model, photo)
     cells_y, cells_x = latent_cells(height, cfg.scale), latent_cells(width, cfg.scale)
     quilted = quilt_from_latent(latent, cells_y, cells_x, int(seed))
     phase = cell_phase(model, seed, cfg.any_class, height, width)
     weights = condition_weights(cfg, cfg.any_class, cells_y, cells_x)
-    image = decode_canvas(model, quilted, weights, height, width, progress, phase)
+    image = match_palette(decode_canvas(model, quilted, weights, height, width, progress, phase), colour_stats(photo))
     profile = photo_grain(model, photo, latent) if grain > 0 else None
     return with_grain(image, profile, seed, cfg.any_class, grain)
 

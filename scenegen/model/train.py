@@ -27,6 +27,7 @@ from ..fsutil import atomic_write_bytes, atomic_write_text, sha256_bytes
 from ..imaging import save_png
 from .config import SPRITE_ARCHITECTURE, TEXTURE_ARCHITECTURE, ModelConfig, TrainConfig
 from .losses import RandomFeatureGram, centre, premultiply, vae_loss
+from .palette import colour_stats, palette_key
 from .prior import bank_key, periodic_key
 from .sprite_prior import fit_sprite_prior
 from .vae import VAE, parameter_count
@@ -168,6 +169,7 @@ def build_latent_bank(vae: VAE, patches: PatchSet, cfg: ModelConfig) -> dict[str
         with torch.no_grad():
             means = [vae.encoder(_to_batch(crops[i : i + 4]), periodic=periodic)[0] for i in range(0, len(crops), 4)]
         bank[bank_key(index)] = torch.cat(means).to(torch.float16)
+        bank[palette_key(index)] = torch.from_numpy(np.stack([colour_stats(c) for c in crops]))
         bank[periodic_key(index)] = torch.full((len(crops),), int(periodic), dtype=torch.uint8)
     return bank
 
