@@ -8,7 +8,7 @@ VENV        ?= .venv
 TORCH_SPEC  ?= torch==2.13.0
 PY          := $(VENV)/bin/python
 TEXTURE_STEPS ?= 2000
-SPRITE_STEPS  ?= 1500
+SPRITE_STEPS  ?= 1000
 export PYOPENGL_PLATFORM ?= egl
 export PYTHONDONTWRITEBYTECODE = 1
 
@@ -52,11 +52,13 @@ default-model: corpus
 	mkdir -p assets/models/default
 	cp .cache/train-default/config.json .cache/train-default/model.safetensors .cache/train-default/prior.safetensors assets/models/default/
 
-# The shipped sprite model (0.4.0): 256² sprites, trained on 128² crops of them.
+# The shipped sprite model (0.4.0): 256² sprites, trained on 128² crops of them, in two stages (400 steps with
+# nearest upsampling, then 1000 with bilinear upsampling; about 80 min on 2 cores).
 sprite-model: setup
 	$(PY) -m scenegen corpus --sprites
-	rm -rf .cache/train-sprites
-	$(PY) -m scenegen train --from-scratch --mode sprite --data .cache/corpus/sprites --out .cache/train-sprites --steps $(SPRITE_STEPS) --batch 8 --crop 128 --seed 0 --gram-weight 0.25 --checkpoint-every 100 --sample-every 500
+	rm -rf .cache/train-sprites-stage1 .cache/train-sprites
+	$(PY) -m scenegen train --from-scratch --mode sprite --upsample nearest --data .cache/corpus/sprites --out .cache/train-sprites-stage1 --steps 400 --batch 8 --crop 128 --seed 0 --gram-weight 0.25 --checkpoint-every 100 --sample-every 400
+	$(PY) -m scenegen train --mode sprite --init-from .cache/train-sprites-stage1 --upsample bilinear --data .cache/corpus/sprites --out .cache/train-sprites --steps $(SPRITE_STEPS) --batch 8 --crop 128 --seed 1 --lr 1.5e-3 --gram-weight 0.05 --checkpoint-every 100 --sample-every 400
 	mkdir -p assets/models/sprites
 	cp .cache/train-sprites/config.json .cache/train-sprites/model.safetensors .cache/train-sprites/prior.safetensors assets/models/sprites/
 

@@ -7,7 +7,8 @@ same class (seeds the training corpus never used, 256² centre-cropped to 128²)
 Realism and structure (docs/METRICS.md, all at the corpus pixel scale, 256² images):
 * c2st: R = 2 diagonal 128² quadrants of each of 24 held-out corpus images (48 crops, seeds 10000–10023),
   G = the same 2 quadrants of 24 generated 256² canvases (seeds 0–23), fold groups = source image / seed;
-  at the API's default grain (``c2st``) and at grain 0 (``c2st_grain0``; the same canvases when the default is 0); beside them the floor ``c2st_floor``:
+  at the API's default grain (``c2st``) and at the other grain (``c2st_grain1`` when the default is 0, the fitted
+  grain; ``c2st_grain0`` otherwise); beside them the floor ``c2st_floor``:
   R against a disjoint real set (seeds 10024–10047) cut the same way.
 * regularity: median over the 24 generated canvases (default grain; and grain 0) and over the 24 held-out
   images.
@@ -15,7 +16,7 @@ Realism and structure (docs/METRICS.md, all at the corpus pixel scale, 256² ima
   class (``generate_texture(cls, s, 256)`` for ``corpus_seeds(120)``, plus the corpus's photo crops where the
   class has them and scikit-image is installed).
 Sheets: ``benchmarks/out/texture_sheet.png`` (per class a row: 4 held-out corpus images | 4 generated
-canvases, 256² each) and ``texture_sheet_grain0.png``. Prints a table and one JSON line. Usage:
+canvases, 256² each) and ``texture_sheet_grain1.png`` (or ``_grain0``). Prints a table and one JSON line. Usage:
     python benchmarks/texture_quality.py [--model DIR] [--classes a,b] [--big 2048] [--quick]
 """
 
@@ -49,6 +50,9 @@ OUT_DIR = Path(__file__).resolve().parent / "out"
 QUADRANTS = ((0, 0), (PATCH, PATCH))
 #: the API's default grain strength, read from its signature (so the script follows the API if it changes).
 DEFAULT_GRAIN = float(inspect.signature(generate_texture).parameters["grain"].default)
+#: the other grain the figures are also taken at: 1 (the fitted grain) when the default is none, else 0
+ALT_GRAIN = 1.0 if DEFAULT_GRAIN == 0.0 else 0.0
+ALT = f"grain{ALT_GRAIN:g}"
 
 
 def reconstruction_psnr(model, real: np.ndarray, index: int) -> float:
@@ -95,8 +99,7 @@ def structure_figures(model, cls: str, n_real: int, n_gen: int) -> tuple[dict[st
     real_a = np.stack([procedural_texture(cls, s, CANVAS) for s in seeds[:n_real]])
     real_b = np.stack([procedural_texture(cls, s, CANVAS) for s in seeds[n_real:]])
     gen = np.stack([generate_texture(cls, seed=s, size=CANVAS, model=model) for s in range(n_gen)])
-    gen0 = gen if DEFAULT_GRAIN == 0.0 else np.stack(
-        [generate_texture(cls, seed=s, size=CANVAS, model=model, grain=0.0) for s in range(n_gen)])
+    gen0 = np.stack([generate_texture(cls, seed=s, size=CANVAS, model=model, grain=ALT_GRAIN) for s in range(n_gen)])
     crops = {name: quadrant_crops(images, labels) for name, images, labels in (
         ("real_a", real_a, seeds[:n_real]), ("real_b", real_b, seeds[n_real:]),
         ("gen", gen, list(range(n_gen))), ("gen0", gen0, list(range(n_gen))))}
@@ -108,13 +111,13 @@ def structure_figures(model, cls: str, n_real: int, n_gen: int) -> tuple[dict[st
     train = training_images(cls)
     figures = {
         "c2st": c2st("real_a", "gen"),
-        "c2st_grain0": c2st("real_a", "gen0"),
+        f"c2st_{ALT}": c2st("real_a", "gen0"),
         "c2st_floor": c2st("real_a", "real_b"),
         "regularity_generated": float(np.median([metrics.regularity(im) for im in gen])),
-        "regularity_generated_grain0": float(np.median([metrics.regularity(im) for im in gen0])),
+        f"regularity_generated_{ALT}": float(np.median([metrics.regularity(im) for im in gen0])),
         "regularity_corpus": float(np.median([metrics.regularity(im) for im in real_a])),
         "memorisation_ratio": metrics.memorisation_ratio(crops["gen"][0], crops["real_a"][0], train),
-        "memorisation_ratio_grain0": metrics.memorisation_ratio(crops["gen0"][0], crops["real_a"][0], train),
+        f"memorisation_ratio_{ALT}": metrics.memorisation_ratio(crops["gen0"][0], crops["real_a"][0], train),
     }
     return figures, {"real": real_a[:SHEET_COUNT], "gen": gen[:SHEET_COUNT], "gen0": gen0[:SHEET_COUNT]}
 
@@ -181,7 +184,7 @@ def main() -> None:
     out = Path(args.out)
     sheet_paths = [
         str(write_sheet(out / "texture_sheet.png", [(s["real"], s["gen"]) for s in sheets.values()])),
-        str(write_sheet(out / "texture_sheet_grain0.png", [(s["real"], s["gen0"]) for s in sheets.values()])),
+        str(write_sheet(out / f"texture_sheet_{ALT}.png", [(s["real"], s["gen0"]) for s in sheets.values()])),
     ]
     keys = list(next(iter(rows.values())).keys())
     params = model.meta.get("parameters")

@@ -98,12 +98,25 @@ def _class_prior(model, index: int):
 def sprite_latents(model, index: int, seed: int, count: int, temperature: float = DEFAULT_TEMPERATURE,
                    first: int = 0) -> np.ndarray:
     """Latent grids ``first … first + count − 1`` of class ``index``; grid i depends only on (seed, class, i)."""
-    from .model.sprite_prior import sample_latent
+    return _draws(model, index, seed, count, temperature, first)[0]
+
+
+def _draws(model, index: int, seed: int, count: int, temperature: float, first: int) -> tuple[np.ndarray, list]:
+    """Latent grids and target palettes of draws ``first … first + count − 1``."""
+    from .model.sprite_prior import sample_draw
 
     prior = _class_prior(model, index)
-    grids = [sample_latent(prior, np.random.default_rng([seed, index, i, _SEED_SALT]), temperature)
+    draws = [sample_draw(prior, np.random.default_rng([seed, index, i, _SEED_SALT]), temperature)
              for i in range(first, first + count)]
-    return np.stack(grids) if grids else np.zeros((0, *prior.grid), np.float32)
+    grids = np.stack([d[0] for d in draws]) if draws else np.zeros((0, *prior.grid), np.float32)
+    return grids, [d[1] for d in draws]
+
+
+def _decode_draws(model, index: int, seed: int, count: int, temperature: float, first: int) -> np.ndarray:
+    from .model.sample import decode_sprites, hold_sprite_palettes
+
+    grids, palettes = _draws(model, index, seed, count, temperature, first)
+    return hold_sprite_palettes(decode_sprites(model, grids, index), palettes)
 
 
 def finish_sprite(decoded: np.ndarray, size: int, threshold: float | None = None) -> np.ndarray:
@@ -139,7 +152,6 @@ def generate_sprites(cls: str, seed: int = 0, count: int = 1, size: int = 256, *
     Unknown class or a size outside 64–512 is a ScenegenError.
     """
     from .api import class_index
-    from .model.sample import decode_sprites
 
     m = _resolve(model)
     size = check_sprite_size(size)
@@ -147,7 +159,7 @@ def generate_sprites(cls: str, seed: int = 0, count: int = 1, size: int = 256, *
     index = class_index(m, cls)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)) or not 0.0 <= temperature <= 2.0:
         raise ScenegenError(f"sprite temperature must be a number within 0–2, got {temperature!r}")
-    decoded = decode_sprites(m, sprite_latents(m, index, seed, count, float(temperature), first), index)
+    decoded = _decode_draws(m, index, seed, count, float(temperature), first)
     if count < 4:
         sprites = [finish_sprite(sprite, size) for sprite in decoded]
     else:
@@ -161,7 +173,4 @@ def generate_sprites(cls: str, seed: int = 0, count: int = 1, size: int = 256, *
 
 def _fallback_sprite(model, index: int, seed: int, position: int, size: int) -> np.ndarray:
     """A draw at temperature 0 (a mixture component's mean: a typical sprite of the class), deterministic."""
-    from .model.sample import decode_sprites
-
-    latent = sprite_latents(model, index, seed, 1, 0.0, position)
-    return finish_sprite(decode_sprites(model, latent, index)[0], size)
+    return finish_sprite(_decode_draws(model, index, seed, 1, 0.0, position)[0], size)

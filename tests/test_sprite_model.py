@@ -256,3 +256,21 @@ def test_cli_list_and_missing_model(sprite_model_dir: Path, tmp_path: Path) -> N
     missing = run_cli("sprite", "rock", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
     assert missing.returncode == 2 and "model directory not found" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_shipped_flowers_come_in_the_corpus_range_of_colours(sprite_model_dir: Path) -> None:
+    """0.3.0 drew every flower pink: twelve draws must cover at least three hue families (red/orange, blue,
+    purple, pink…), and every rock must be one connected shape (no floating fragments)."""
+    import cv2
+
+    from scenegen.metrics import silhouette_figures
+
+    families = set()
+    for sprite in sprite_gen.generate_sprites("flower", seed=0, count=12, size=256, model=sprite_model_dir):
+        hsv = cv2.cvtColor((sprite[..., :3] * 255).astype(np.uint8), cv2.COLOR_RGB2HSV)
+        petals = (sprite[..., 3] > 0.5) & (hsv[..., 1] > 100) & ((hsv[..., 0] < 30) | (hsv[..., 0] > 90))  # not stem green
+        if petals.sum() > 20:
+            families.add(int(np.bincount(hsv[..., 0][petals] // 30, minlength=6).argmax()))
+    assert len(families) >= 3, families
+    rocks = sprite_gen.generate_sprites("rock", seed=0, count=8, size=256, model=sprite_model_dir)
+    assert all(silhouette_figures(rock[..., 3])["components"] == 1 for rock in rocks)

@@ -307,3 +307,18 @@ def decode_sprites(model: LoadedModel, latents: np.ndarray, class_index: int, ch
             x = block(x + biases[level])
         out[start:start + count] = torch.sigmoid(dec.conv_out(F.silu(x)))[:count].permute(0, 2, 3, 1).numpy()
     return out
+
+
+def hold_sprite_palettes(decoded: np.ndarray, palettes: list[np.ndarray | None]) -> np.ndarray:
+    """Map each decoded sprite's colours (N×H×W×4, in place) onto the colour statistics its draw should have
+    (see :mod:`scenegen.model.palette`), fitted on its fairly opaque texels; alpha is untouched."""
+    from .palette import transfer_map
+    from .sprite_prior import sprite_colour_stats
+
+    for sprite, target in zip(decoded, palettes):
+        if target is None:
+            continue
+        a, b = transfer_map(sprite_colour_stats(sprite), target)
+        sprite[..., :3] = np.clip(sprite[..., :3] @ a.T.astype(np.float32) + b.astype(np.float32), 0.0, 1.0)
+    return decoded
+
