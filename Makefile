@@ -7,7 +7,7 @@ PYTHON      ?= python3
 VENV        ?= .venv
 TORCH_SPEC  ?= torch==2.13.0
 PY          := $(VENV)/bin/python
-TEXTURE_STEPS ?= 2000
+TEXTURE_STEPS ?= 3600
 SPRITE_STEPS  ?= 1000
 export PYOPENGL_PLATFORM ?= egl
 export PYTHONDONTWRITEBYTECODE = 1
