@@ -201,18 +201,28 @@ def non_tileable_photo(path: Path) -> np.ndarray:
     return rgb
 
 
+def _wrap_and_interior(image: np.ndarray) -> tuple[float, float]:
+    """seam_ratio at the wrap edge, and the same statistic at three interior rows/columns (the image rolled)."""
+    image = image if image.ndim == 3 else image[..., None]
+    h, w = image.shape[:2]
+    rolled = [seam_ratio(np.roll(image, (dy, dx), axis=(0, 1))) for dy, dx in ((h * 3 // 10, w * 5 // 9), (h // 2, w // 2), (h * 7 // 10, w // 10))]
+    return seam_ratio(image), float(np.mean(rolled))
+
+
 def test_from_image_makes_seamless_maps_from_a_non_tileable_photo(tiny_model: Path, tmp_path: Path, cache_dir: Path) -> None:
+    """The wrap edge of every map looks like any interior place of it. One row and column of a structured map is a
+    noisy sample (a brick photo's mortar lines), so the wrap-edge figure is compared, over 6 seeds and every map,
+    with the same figure at interior places; the photo's own wrap edge is far above its interior."""
     photo = non_tileable_photo(tmp_path / "wall photo.png")
-    assert seam_ratio(photo) > 1.5  # the input really has a seam, and the figure sees it
-    seeds = (1, 2, 3, 4)
+    photo_wrap, photo_inside = _wrap_and_interior(photo)
+    assert photo_wrap > 1.5 * photo_inside  # the input really has a seam, and the comparison sees it
+    seeds = tuple(range(1, 7))
     result, _ = material_cli("--from-image", str(tmp_path / "wall photo.png"), "--seed", "1", "--variations", str(len(seeds)),
                              "--size", str(SIZE), "--no-preview", "--out", "p", "--model", str(tiny_model), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    ratios = {key: [seam_ratio(read(tmp_path / "p" / f"wall_photo_{seed}_{key}.png")) for seed in seeds] for key in GREY_MAPS}
-    # One wrap-around row and column per map is a noisy sample (the nearly untrained model draws streaks): the
-    # mean over maps and seeds is ≈ 1; a real seam (like the photo's own) would put every map far above.
-    assert np.mean(list(ratios.values())) <= 1.1, ratios
-    assert all(np.mean(values) < 1.5 for values in ratios.values()), ratios
+    pairs = [_wrap_and_interior(read(tmp_path / "p" / f"wall_photo_{seed}_{key}.png")) for seed in seeds for key in GREY_MAPS]
+    wrap, inside = np.mean([p[0] for p in pairs]), np.mean([p[1] for p in pairs])
+    assert wrap < 1.2 * inside, (wrap, inside)
 
 
 def test_model_summary_matches_the_loaded_model(tiny_model: Path) -> None:
@@ -223,7 +233,8 @@ def test_model_summary_matches_the_loaded_model(tiny_model: Path) -> None:
 
 def test_tiled_decode_equals_a_whole_decode_and_shows_no_tile_boundary(tiny_model: Path) -> None:
     model = api.load_model(tiny_model)
-    size, cells = 640, latent_cells(640, model.config.scale)  # 80 cells: tiles of 64 + 16 in each direction
+    cells = 80  # tiles of 64 + 16 cells in each direction
+    size = cells * model.config.scale
     latent = sample_texture_latent(model, 1, cells, cells, 4)
     weights = condition_weights(model.config, 1, cells, cells)
     steps: list[float] = []
@@ -238,8 +249,9 @@ def test_tiled_decode_equals_a_whole_decode_and_shows_no_tile_boundary(tiny_mode
     shifted = decode_canvas(model, latent, weights, size, size, phase=(3, 5))  # tiles written to rolled places
     np.testing.assert_array_equal(shifted, np.roll(tiled, (3, 5), axis=(0, 1)))
     small = latent[:, :16, :16]  # one tile: decoded whole, then rolled
-    np.testing.assert_array_equal(decode_canvas(model, small, weights[:, :16, :16], 128, 128, phase=(7, 1)),
-                                  np.roll(decode_canvas(model, small, weights[:, :16, :16], 128, 128), (7, 1), axis=(0, 1)))
+    side = 16 * model.config.scale
+    np.testing.assert_array_equal(decode_canvas(model, small, weights[:, :16, :16], side, side, phase=(7, 1)),
+                                  np.roll(decode_canvas(model, small, weights[:, :16, :16], side, side), (7, 1), axis=(0, 1)))
 
 
 def test_material_api_matches_generate_texture(tiny_model: Path) -> None:
