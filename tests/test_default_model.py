@@ -96,3 +96,24 @@ def test_regular_classes_keep_their_lattice(default_model_dir: Path) -> None:
     floor = np.median([regularity(api.generate_texture("floor_tiles", s, 256)) for s in range(3)])
     planks = np.median([regularity(api.generate_texture("wood_planks", s, 256)) for s in range(3)])
     assert floor > 0.3 and planks > 0.5, (floor, planks)
+
+
+def test_bytes_do_not_depend_on_the_thread_count(default_model_dir: Path) -> None:
+    """oneDNN rounds differently with more threads: every decode and encode runs its convolutions on one thread
+    (parallel over tiles and sprite chunks instead), so a 2-core and a 16-core machine make the same files."""
+    import torch
+
+    from scenegen import sprite_gen
+
+    photo = np.random.default_rng(0).random((96, 96, 3)).astype(np.float32)
+    before = torch.get_num_threads()
+    outputs = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            outputs.append((api.generate_texture("wood_planks", 9, 256), api.texture_from_image(photo, 128, 1),
+                            np.stack(sprite_gen.generate_sprites("bush", seed=1, count=5, size=128))))
+    finally:
+        torch.set_num_threads(before)
+    for one, two in zip(*outputs):
+        assert np.array_equal(one, two)

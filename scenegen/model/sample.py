@@ -9,7 +9,9 @@ tile boundary can show; peak memory is bounded by the tile size, not the canvas.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -34,7 +36,8 @@ def encode(model: LoadedModel, image: np.ndarray) -> np.ndarray:
     """Encoder mean (L×h×w) of an H×W×C image; H, W are cropped to multiples of the latent scale."""
     scale = model.config.scale
     h, w = (image.shape[0] // scale) * scale, (image.shape[1] // scale) * scale
-    mean, _ = model.vae.encoder(_to_tensor(image[:h, :w]))
+    with single_threaded():
+        mean, _ = model.vae.encoder(_to_tensor(image[:h, :w]))
     return mean[0].numpy()
 
 
@@ -193,6 +196,19 @@ def sample_photo_texture(model: LoadedModel, photo: np.ndarray, height: int, wid
     return with_grain(image, profile, seed, cfg.any_class, grain)
 
 
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """Torch ops on one thread each (restored after): oneDNN's rounding depends on its thread count, so every
+    decode runs its convolutions single-threaded and gets its parallelism from worker threads instead (tiles,
+    sprite chunks). The same inputs then give the same bytes on any machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def decode_canvas(model: LoadedModel, latent: np.ndarray, weights: np.ndarray, height: int, width: int,
                   progress: Callable[[float], None] | None = None, phase: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Decode a latent grid to a height×width×C float32 image in [0, 1] with bounded memory.
@@ -209,12 +225,13 @@ def decode_canvas(model: LoadedModel, latent: np.ndarray, weights: np.ndarray, h
     place: no extra copy): generators pass a seeded phase within one latent cell, so the wrap-around edge
     is not always a cell boundary, where the decoder's steps run slightly larger than elsewhere.
     """
-    from concurrent.futures import ThreadPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
     cfg, scale = model.config, model.config.scale
     cells_y, cells_x = latent.shape[1:]
     if cfg.mode != "texture" or (cells_y <= TILE_CELLS and cells_x <= TILE_CELLS):
-        image = np.roll(decode(model, latent, weights), phase, axis=(0, 1))
+        with single_threaded():  # like every tile below: the bytes never depend on the thread count
+            image = np.roll(decode(model, latent, weights), phase, axis=(0, 1))
         if progress is not None:
             progress(1.0)
     else:
@@ -233,8 +250,7 @@ def decode_canvas(model: LoadedModel, latent: np.ndarray, weights: np.ndarray, h
             image[target] = piece[halo * scale : (halo + th) * scale, halo * scale : (halo + tw) * scale]
 
         threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with single_threaded():
             with ThreadPoolExecutor(max_workers=max(1, min(threads, len(starts)))) as pool:
                 futures = [pool.submit(decode_tile, y0, x0) for y0, x0 in starts]
                 try:
@@ -246,8 +262,6 @@ def decode_canvas(model: LoadedModel, latent: np.ndarray, weights: np.ndarray, h
                     for future in futures:
                         future.cancel()
                     raise
-        finally:
-            torch.set_num_threads(threads)
         try:  # glibc keeps the tiles' freed buffers in per-thread arenas: hand them back before the maps
             import ctypes
 
@@ -294,7 +308,11 @@ def decode_sprites(model: LoadedModel, latents: np.ndarray, class_index: int, ch
     emb = dec.embedding(torch.tensor([class_index]))  # 1×C
     biases = [F.linear(emb, p.weight[:, :, 0, 0], p.bias)[:, :, None, None] for p in dec.cond_proj]
     out = np.empty((n, h * model.config.scale, w * model.config.scale, model.config.image_channels), np.float32)
-    for start in range(0, n, chunk):
+    def decode_chunk(start: int) -> None:
+        with torch.no_grad():  # grad mode is per thread
+            run_chunk(start)
+
+    def run_chunk(start: int) -> None:
         z = z_all[start:start + chunk]
         count = len(z)
         if count < MIN_SPRITE_BATCH:
@@ -306,6 +324,11 @@ def decode_sprites(model: LoadedModel, latents: np.ndarray, class_index: int, ch
                 x = F.silu(dec.up_convs[level - 1](dec.upsample(x)))
             x = block(x + biases[level])
         out[start:start + count] = torch.sigmoid(dec.conv_out(F.silu(x)))[:count].permute(0, 2, 3, 1).numpy()
+
+    workers = torch.get_num_threads()
+    chunk = max(MIN_SPRITE_BATCH, min(chunk, -(-n // max(1, workers))))  # one chunk per thread for a batch
+    with single_threaded(), ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(decode_chunk, range(0, n, chunk)))
     return out
 
 
