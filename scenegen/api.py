@@ -170,7 +170,7 @@ def blend_materials(a: str, b: str, mask: np.ndarray, seed: int = 0, *, seed_b: 
 
     ``mask`` is H×W in [0, 1] and sets the output size; a periodic mask gives a tileable result.
     """
-    from .model.sample import class_grain, condition_weights, decode_canvas, latent_cells, sample_texture_latent, with_grain
+    from .model.sample import condition_weights, decode_canvas, latent_cells, sample_texture_latent
 
     m = _resolve(model)
     mask = np.asarray(mask, dtype=np.float32)
@@ -186,10 +186,6 @@ def blend_materials(a: str, b: str, mask: np.ndarray, seed: int = 0, *, seed_b: 
     latent = za * (1.0 - t) + zb * t
     weights = condition_weights(m.config, ia, cy, cx) * (1.0 - t) + condition_weights(m.config, ib, cy, cx) * t
     basecolor = decode_canvas(m, latent.astype(np.float32), weights.astype(np.float32), height, width)
-    if DEFAULT_GRAIN > 0:
-        t_pixels = np.clip(mask, 0.0, 1.0)  # each class's grain where that class is
-        basecolor = with_grain(basecolor, class_grain(m, ia), seed, ia, DEFAULT_GRAIN, 1.0 - t_pixels)
-        basecolor = with_grain(basecolor, class_grain(m, ib), seed_b, ib, DEFAULT_GRAIN, t_pixels)
     params = {"blend": [a, b], "seed": int(seed), "model_hash": m.model_hash}
     return derive_maps(basecolor, copy=False, pixel_scale=GENERATED_PIXEL_SCALE, name=name or f"{a}_{b}_blend", params=params, **map_options)
 

@@ -48,10 +48,12 @@ def transfer_map(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np
     return a, mu_t - a @ mu_s
 
 
-def match_palette(image: np.ndarray, target: np.ndarray) -> np.ndarray:
+def match_palette(image: np.ndarray, target: np.ndarray, source: np.ndarray | None = None) -> np.ndarray:
     """``image`` (H×W×3 float32, changed in place and returned) with the colour mean and covariance ``target``
-    (12 numbers from :func:`colour_stats`), clipped to [0, 1]."""
-    a, b = transfer_map(colour_stats(image), np.asarray(target, dtype=np.float64))
+    (12 numbers from :func:`colour_stats`), clipped to [0, 1]. ``source``: the statistics the map starts from
+    (default: the whole image's; a sprite passes those of its opaque texels)."""
+    start = colour_stats(image) if source is None else source
+    a, b = transfer_map(start, np.asarray(target, dtype=np.float64))
     a32, b32 = a.T.astype(np.float32), b.astype(np.float32)
     for y0 in range(0, image.shape[0], _ROWS):
         block = image[y0 : y0 + _ROWS]

@@ -132,9 +132,10 @@ def source_palette(model: LoadedModel, class_index: int, seed: int) -> np.ndarra
 
 
 def quilt_settings(height: int, width: int) -> QuiltSettings:
-    """Quilting patches grow with very large canvases (fewer, larger patches: bounded time at 8192²)."""
+    """Quilting patches double on canvases of more than 512 latent cells a side (fewer, larger patches:
+    bounded time at 8192²)."""
     side = max(height, width)
-    patch = QuiltSettings.patch if side <= 512 else min(24, QuiltSettings.patch * 2)
+    patch = QuiltSettings.patch if side <= 512 else 2 * QuiltSettings.patch
     return QuiltSettings(patch=patch)
 
 
@@ -335,13 +336,10 @@ def decode_sprites(model: LoadedModel, latents: np.ndarray, class_index: int, ch
 def hold_sprite_palettes(decoded: np.ndarray, palettes: list[np.ndarray | None]) -> np.ndarray:
     """Map each decoded sprite's colours (N×H×W×4, in place) onto the colour statistics its draw should have
     (see :mod:`scenegen.model.palette`), fitted on its fairly opaque texels; alpha is untouched."""
-    from .palette import transfer_map
     from .sprite_prior import sprite_colour_stats
 
     for sprite, target in zip(decoded, palettes):
-        if target is None:
-            continue
-        a, b = transfer_map(sprite_colour_stats(sprite), target)
-        sprite[..., :3] = np.clip(sprite[..., :3] @ a.T.astype(np.float32) + b.astype(np.float32), 0.0, 1.0)
+        if target is not None:
+            match_palette(sprite[..., :3], target, sprite_colour_stats(sprite))
     return decoded
 

@@ -25,6 +25,7 @@ from ..data.patches import PatchSet, load_patch_set, sample_batch
 from ..errors import ScenegenError
 from ..fsutil import atomic_write_bytes, atomic_write_text, sha256_bytes
 from ..imaging import save_png
+from ..metrics import seam_ratio
 from .config import SPRITE_ARCHITECTURE, TEXTURE_ARCHITECTURE, ModelConfig, TrainConfig
 from .losses import RandomFeatureGram, centre, premultiply, vae_loss
 from .palette import colour_stats, palette_key
@@ -176,11 +177,7 @@ def build_latent_bank(vae: VAE, patches: PatchSet, cfg: ModelConfig) -> dict[str
 
 def _is_tileable(image: np.ndarray, scale: int) -> bool:
     h, w = image.shape[:2]
-    if h % scale or w % scale or h != w:
-        return False
-    wrap = (np.abs(image[:, 0] - image[:, -1]).mean() + np.abs(image[0] - image[-1]).mean()) / 2
-    inner = (np.abs(np.diff(image, axis=0)).mean() + np.abs(np.diff(image, axis=1)).mean()) / 2
-    return bool(wrap <= PERIODIC_SEAM * inner + 1e-6)
+    return h == w and h % scale == 0 and seam_ratio(image) <= PERIODIC_SEAM
 
 
 def _spread(items: list[np.ndarray], count: int) -> list[np.ndarray]:
@@ -237,10 +234,11 @@ ARCHITECTURE_KEYS = ("latent_channels", "encoder_widths", "decoder_widths", "con
 
 
 def _source_architecture(source: Path) -> dict[str, Any]:
-    """The architecture fields of the model directory ``source`` (what a fine-tune must keep)."""
-    from .weights import load_model_dir
+    """The architecture fields of the model directory ``source`` (what a fine-tune must keep), from its
+    config.json alone (the weights are loaded and verified once, by :func:`_initialise_from`)."""
+    from .weights import read_config
 
-    cfg = load_model_dir(source).config
+    cfg = ModelConfig.from_dict(read_config(source)["model"])
     return {k: getattr(cfg, k) for k in ARCHITECTURE_KEYS}
 
 
