@@ -129,3 +129,11 @@ def test_training_fine_tunes_the_shipped_model_by_default(photo_folder: Path, de
     np.testing.assert_allclose(tuned[key][0], shipped[key][classes.index("brick")], atol=1e-6)
     np.testing.assert_allclose(tuned[key][1], any_row, atol=1e-6)  # 'mossy' is new: starts from 'any'
     np.testing.assert_allclose(tuned[key][2], any_row, atol=1e-6)
+
+
+@pytest.mark.parametrize("flag, value", [("--kl-weight", "-1"), ("--gram-weight", "nan"), ("--fft-weight", "inf")])
+def test_loss_weights_must_be_finite_and_non_negative(flag: str, value: str, tmp_path: Path) -> None:
+    result = run_cli("train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), flag, value, "--steps", "1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"error: {flag} must be a finite number ≥ 0, got {value}"
+    assert not (tmp_path / "m").exists()

@@ -18,6 +18,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.steps < 1 or args.batch < 1:
         raise ScenegenError("--steps and --batch must be positive")
+    for flag, value in (("--kl-weight", args.kl_weight), ("--gram-weight", args.gram_weight), ("--fft-weight", args.fft_weight)):
+        if not 0.0 <= value < float("inf"):  # also refuses nan
+            raise ScenegenError(f"{flag} must be a finite number ≥ 0, got {value:g}")
     if args.crop % 8 or args.crop < 64:
         raise ScenegenError("--crop must be a multiple of 8 and at least 64")
     tcfg = TrainConfig(
