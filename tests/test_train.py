@@ -137,3 +137,33 @@ def test_loss_weights_must_be_finite_and_non_negative(flag: str, value: str, tmp
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == f"error: {flag} must be a finite number ≥ 0, got {value}"
     assert not (tmp_path / "m").exists()
+
+
+def test_adversarial_training_checkpoints_its_critic_and_resumes_exactly(photo_folder: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --adv-weight the patch critic and its optimiser are checkpointed (a resume continues both exactly);
+    the shipped model directory holds the VAE only."""
+    import shutil
+
+    from safetensors.numpy import load_file
+
+    import scenegen.model.train as training
+    from scenegen.model.config import TrainConfig
+
+    monkeypatch.setattr(training, "ADV_WARMUP", 1)  # the decoder feels the critic from step 2 of 4
+    tcfg = TrainConfig(steps=4, batch=4, lr=1e-3, adv_weight=0.5, adv_start=0, checkpoint_every=2, sample_every=100)
+    straight = tmp_path / "straight"
+    training.train(photo_folder, straight, tcfg=tcfg, crop_size=64, init_from=None, architecture={})
+    ckpt = load_file(straight / "checkpoints" / "step-0000002.safetensors")
+    assert any(k.startswith("disc.") for k in ckpt) and any(k.startswith("discopt.") for k in ckpt)
+    assert not any(k.startswith("disc") for k in load_file(straight / "model.safetensors"))
+    resumed = tmp_path / "resumed"
+    (resumed / "checkpoints").mkdir(parents=True)
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(straight / "checkpoints" / f"step-0000002{suffix}", resumed / "checkpoints")
+    training.train(photo_folder, resumed, tcfg=tcfg, crop_size=64, resume=True, architecture={})
+    assert (resumed / "model.safetensors").read_bytes() == (straight / "model.safetensors").read_bytes()
+    no_critic = tmp_path / "plain"
+    training.train(photo_folder, no_critic, tcfg=TrainConfig(steps=4, batch=4, lr=1e-3, checkpoint_every=2,
+                                                             sample_every=100), crop_size=64, architecture={})
+    assert (no_critic / "model.safetensors").read_bytes() != (straight / "model.safetensors").read_bytes()

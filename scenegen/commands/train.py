@@ -18,7 +18,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.steps < 1 or args.batch < 1:
         raise ScenegenError("--steps and --batch must be positive")
-    for flag, value in (("--kl-weight", args.kl_weight), ("--gram-weight", args.gram_weight), ("--fft-weight", args.fft_weight)):
+    if args.adv_start < 0:
+        raise ScenegenError(f"--adv-start must be ≥ 0, got {args.adv_start}")
+    for flag, value in (("--kl-weight", args.kl_weight), ("--gram-weight", args.gram_weight), ("--fft-weight", args.fft_weight),
+                        ("--adv-weight", args.adv_weight)):
         if not 0.0 <= value < float("inf"):  # also refuses nan
             raise ScenegenError(f"{flag} must be a finite number ≥ 0, got {value:g}")
     if args.crop % 8 or args.crop < 64:
@@ -27,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps, batch=args.batch, seed=args.seed, lr=args.lr,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
         gram_weight=args.gram_weight, fft_weight=args.fft_weight, kl_weight=args.kl_weight,
+        adv_weight=args.adv_weight, adv_start=args.adv_start,
     )
     architecture = {k: v for k, v in (("latent_channels", args.latent_channels), ("encoder_widths", args.encoder_widths),
                                       ("decoder_widths", args.decoder_widths)) if v is not None}
@@ -84,6 +88,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gram-weight", type=float, default=TrainConfig.gram_weight, help="weight of the random-feature Gram loss (0 = off)")
     p.add_argument("--fft-weight", type=float, default=TrainConfig.fft_weight, help="weight of the focal-frequency loss")
     p.add_argument("--kl-weight", type=float, default=TrainConfig.kl_weight, help="weight of the KL term")
+    p.add_argument("--adv-weight", type=float, default=TrainConfig.adv_weight,
+                   help="weight of the patch-adversarial loss (0 = off; 0.1-0.5 sharpens detail)")
+    p.add_argument("--adv-start", type=int, default=TrainConfig.adv_start, metavar="STEP",
+                   help="step at which the patch critic starts (the decoder feels it 100 steps later)")
     p.add_argument("--latent-channels", type=int, default=None, help="latent channels (from scratch only)")
     p.add_argument("--encoder-widths", type=_widths, default=None, metavar="W,W,…",
                    help="encoder widths, one per ×2 downsampling (from scratch only)")

@@ -74,6 +74,10 @@ class TrainConfig:
     fft_weight: float = 4.0
     gram_weight: float = 0.25
     class_dropout: float = 0.15
+    #: weight of the patch-adversarial term (0 = off; balanced adaptively, see losses.adaptive_adv_weight)
+    adv_weight: float = 0.0
+    #: step at which the critic starts training; the decoder feels it 100 steps later
+    adv_start: int = 0
     checkpoint_every: int = 100
     sample_every: int = 100
     extra: dict[str, Any] = field(default_factory=dict)

@@ -96,3 +96,42 @@ def vae_loss(
         parts["gram"] = g.item()
     parts["total"] = total.item()
     return total, parts
+
+
+class PatchDiscriminator(nn.Module):
+    """A PatchGAN critic (Isola et al. 2017, as in taming-transformers): one real/fake score per ~30-px patch.
+
+    Spectrally normalised convolutions with leaky ReLU, no normalisation layers (batches are small);
+    it only exists during training and is never shipped with a model.
+    """
+
+    def __init__(self, channels: int, width: int = 32, seed: int = 0) -> None:
+        super().__init__()
+        gen_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        sn = nn.utils.parametrizations.spectral_norm
+        widths = (width, 2 * width, 4 * width)
+        layers: list[nn.Module] = []
+        cin = channels
+        for i, w in enumerate(widths):
+            layers += [sn(nn.Conv2d(cin, w, 4, stride=2 if i < 2 else 1, padding=1)), nn.LeakyReLU(0.2)]
+            cin = w
+        layers.append(sn(nn.Conv2d(cin, 1, 4, stride=1, padding=1)))
+        self.net = nn.Sequential(*layers)
+        torch.random.set_rng_state(gen_state)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.net(image * 2.0 - 1.0)
+
+
+def hinge_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Hinge loss of the critic (Lim & Ye 2017)."""
+    return 0.5 * (F.relu(1.0 - real_scores).mean() + F.relu(1.0 + fake_scores).mean())
+
+
+def adaptive_adv_weight(rec_loss: torch.Tensor, adv_loss: torch.Tensor, last_layer: torch.Tensor) -> torch.Tensor:
+    """Balance the adversarial term against reconstruction by their gradient norms at the decoder's last layer
+    (Esser et al. 2021, taming-transformers): the critic sharpens without overpowering the image losses."""
+    rec_grad = torch.autograd.grad(rec_loss, last_layer, retain_graph=True)[0]
+    adv_grad = torch.autograd.grad(adv_loss, last_layer, retain_graph=True)[0]
+    return (rec_grad.norm() / (adv_grad.norm() + 1e-4)).clamp(0.0, 1e4).detach()

@@ -27,7 +27,7 @@ from ..fsutil import atomic_write_bytes, atomic_write_text, sha256_bytes
 from ..imaging import save_png
 from ..metrics import seam_ratio
 from .config import SPRITE_ARCHITECTURE, TEXTURE_ARCHITECTURE, ModelConfig, TrainConfig
-from .losses import RandomFeatureGram, centre, premultiply, vae_loss
+from .losses import PatchDiscriminator, RandomFeatureGram, adaptive_adv_weight, centre, hinge_d_loss, premultiply, vae_loss
 from .palette import colour_stats, palette_key
 from .prior import bank_key, periodic_key
 from .sprite_prior import fit_sprite_prior
@@ -39,6 +39,7 @@ BANK_SOURCES = 16  # latent sources per class the texture prior keeps
 BANK_SIZE = 256
 PERIODIC_SEAM = 1.3  # an image whose wrap-around step is at most this × its interior step is tileable
 KEEP_CHECKPOINTS = 2
+ADV_WARMUP = 100  # steps the critic trains alone before the decoder feels it
 
 
 def _dist_info() -> tuple[int, int]:
@@ -62,19 +63,26 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
 
 # --- checkpoints ------------------------------------------------------------------------------
 
-def _checkpoint_tensors(vae: VAE, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    tensors = {f"model.{k}": v.detach().contiguous() for k, v in vae.state_dict().items()}
-    for index, state in opt.state_dict()["state"].items():
-        for name, value in state.items():
-            if torch.is_tensor(value):
-                tensors[f"opt.{index}.{name}"] = value.detach().reshape(value.shape).contiguous().clone()
+Trainable = tuple[torch.nn.Module, torch.optim.Optimizer]
+
+
+def _checkpoint_tensors(parts: dict[str, Trainable]) -> dict[str, torch.Tensor]:
+    """Weights and optimiser state of each (module, optimiser) pair, prefixed by its name ("model", "disc")."""
+    tensors: dict[str, torch.Tensor] = {}
+    for prefix, (module, opt) in parts.items():
+        opt_prefix = "opt" if prefix == "model" else f"{prefix}opt"
+        tensors.update({f"{prefix}.{k}": v.detach().contiguous() for k, v in module.state_dict().items()})
+        for index, state in opt.state_dict()["state"].items():
+            for name, value in state.items():
+                if torch.is_tensor(value):
+                    tensors[f"{opt_prefix}.{index}.{name}"] = value.detach().reshape(value.shape).contiguous().clone()
     return tensors
 
 
-def save_checkpoint(folder: Path, step: int, vae: VAE, opt: torch.optim.Optimizer, info: dict[str, Any]) -> None:
+def save_checkpoint(folder: Path, step: int, parts: dict[str, Trainable], info: dict[str, Any]) -> None:
     """Write checkpoints/step-N.safetensors then step-N.json (which records the tensor file's hash)."""
     folder.mkdir(parents=True, exist_ok=True)
-    blob = save_safetensors_bytes(_checkpoint_tensors(vae, opt))
+    blob = save_safetensors_bytes(_checkpoint_tensors(parts))
     stem = folder / f"step-{step:07d}"
     atomic_write_bytes(stem.with_suffix(".safetensors"), blob)
     atomic_write_text(stem.with_suffix(".json"), json.dumps({**info, "step": step, "sha256": sha256_bytes(blob)}, indent=1))
@@ -96,18 +104,23 @@ def latest_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Ten
     return None
 
 
-def _restore(vae: VAE, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], opt_step: int) -> None:
-    vae.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("opt."):
-            _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value
-    for entry in state.values():
-        entry.setdefault("step", torch.tensor(float(opt_step)))
-    saved = opt.state_dict()
-    saved["state"] = state
-    opt.load_state_dict(saved)
+def _restore(parts: dict[str, Trainable], tensors: dict[str, torch.Tensor], opt_step: int) -> None:
+    for prefix, (module, opt) in parts.items():
+        opt_prefix = "opt." if prefix == "model" else f"{prefix}opt."
+        weights = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+        if not weights:
+            continue  # e.g. a critic switched on for a resumed run: it starts fresh
+        module.load_state_dict(weights)
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith(opt_prefix):
+                index, name = key[len(opt_prefix):].split(".", 1)
+                state.setdefault(int(index), {})[name] = value
+        for entry in state.values():
+            entry.setdefault("step", torch.tensor(float(opt_step)))
+        saved = opt.state_dict()
+        saved["state"] = state
+        opt.load_state_dict(saved)
 
 
 # --- the loop ---------------------------------------------------------------------------------
@@ -304,6 +317,12 @@ def train(
     if init_from is not None:
         _initialise_from(vae, cfg, Path(init_from))
     opt = torch.optim.Adam(vae.parameters(), lr=tcfg.lr, betas=(0.9, 0.99))
+    parts_to_save: dict[str, Trainable] = {"model": (vae, opt)}
+    disc: PatchDiscriminator | None = None
+    if tcfg.adv_weight > 0:
+        disc = PatchDiscriminator(cfg.image_channels, seed=tcfg.seed)
+        dopt = torch.optim.Adam(disc.parameters(), lr=tcfg.lr, betas=(0.5, 0.9))
+        parts_to_save["disc"] = (disc, dopt)
     start, history, elapsed = 0, [], 0.0
     found = latest_checkpoint(ckpt_dir) if ckpt_dir.is_dir() else None
     if found and not resume:
@@ -312,7 +331,7 @@ def train(
         meta, tensors = found
         if meta.get("model") != cfg.to_dict():
             raise ScenegenError(f"{out}: checkpoint was made with other data classes or settings; cannot resume")
-        _restore(vae, opt, tensors, meta["step"])
+        _restore(parts_to_save, tensors, meta["step"])
         start, history, elapsed = meta["step"], meta.get("history", []), meta.get("elapsed_s", 0.0)
     model: torch.nn.Module = vae
     if world > 1:
@@ -323,8 +342,9 @@ def train(
     session_start = time.perf_counter()
     parts: dict[str, float] = {}
     for step in range(start, tcfg.steps):
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(step, tcfg)
+        for _, optimiser in parts_to_save.values():
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate(step, tcfg)
         crops, labels = _training_batch(patches, cfg, per_rank, tcfg.seed, step, rank)
         images = _to_batch(crops)
         noise_gen = torch.Generator().manual_seed(tcfg.seed * 1_000_003 + step * world + rank)
@@ -333,10 +353,25 @@ def train(
             recon, images, mean, logvar, margin=cfg.loss_margin, kl_weight=tcfg.kl_weight,
             fft_weight=tcfg.fft_weight, gram_weight=tcfg.gram_weight, gram=gram,
         )
+        critic_on = disc is not None and step >= tcfg.adv_start
+        if critic_on and step >= tcfg.adv_start + ADV_WARMUP:
+            fake_scores = disc(centre(premultiply(recon), cfg.loss_margin))
+            adv = -fake_scores.mean()
+            weight = adaptive_adv_weight(loss, adv, vae.decoder.conv_out.weight) * tcfg.adv_weight
+            loss = loss + weight * adv
+            parts.update(adv=adv.item(), adv_w=weight.item())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         opt.step()
+        if critic_on:
+            real = centre(premultiply(images), cfg.loss_margin)
+            fake = centre(premultiply(recon.detach()), cfg.loss_margin)
+            d_loss = hinge_d_loss(disc(real), disc(fake))
+            dopt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            dopt.step()
+            parts["d_loss"] = d_loss.item()
         done = step + 1
         session_s = time.perf_counter() - session_start
         parts["patches_per_s"] = (done - start) * tcfg.batch / max(session_s, 1e-9)
@@ -347,7 +382,7 @@ def train(
         if rank == 0 and (done % tcfg.checkpoint_every == 0 or done == tcfg.steps):
             total_s = elapsed + session_s
             history.append({"step": done, "elapsed_s": round(total_s, 2), **{k: round(v, 5) for k, v in parts.items()}})
-            save_checkpoint(ckpt_dir, done, vae, opt, {"model": cfg.to_dict(), "history": history, "elapsed_s": total_s})
+            save_checkpoint(ckpt_dir, done, parts_to_save, {"model": cfg.to_dict(), "history": history, "elapsed_s": total_s})
     if world > 1:
         dist.barrier()
     if rank == 0:
