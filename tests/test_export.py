@@ -199,11 +199,6 @@ def test_schema_and_example_library() -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"materials": [{"class": "brick", "seeds": "all"}]}, schema)
     from scenegen import api, sprite_gen
-    from scenegen.export import run
-    from scenegen.model import weights
-
-    assert (run.MODEL_FORMAT, run.MODEL_WEIGHTS) == (weights.FORMAT, weights.WEIGHT_FILES)
-
     assert (L.MIN_SIZE, L.MAX_SIZE) == (api.MIN_SIZE, api.MAX_SIZE)
     assert (L.MIN_SPRITE_SIZE, L.MAX_SPRITE_SIZE) == (sprite_gen.MIN_SPRITE_SIZE, sprite_gen.MAX_SPRITE_SIZE)
 
@@ -256,7 +251,7 @@ def test_target_specific_files(tmp_path: Path, tiny_model: Path, sprite_model: P
         assert summary.built == 2 and not summary.failed
     d = "materials/brick_4_64/brick_4_64"
     png = lambda target, suffix: np.asarray(Image.open(outs[target] / f"{d}{suffix}")).astype(int)  # noqa: E731
-    gl, dx = png("gltf", "_normal.png"), png("unreal", "_normal.png")
+    gl, dx = png("gltf", "_normal.png"), png("unreal", "_normal_dx.png")
     assert np.array_equal(dx[..., [0, 2]], gl[..., [0, 2]])
     assert np.abs(dx[..., 1] - (255 - gl[..., 1])).max() <= 1  # green flipped (±1: rounding of 1 - g)
     assert np.corrcoef(dx[..., 1].ravel(), gl[..., 1].ravel())[0, 1] < -0.99
@@ -281,10 +276,12 @@ def test_target_specific_files(tmp_path: Path, tiny_model: Path, sprite_model: P
     # Every target writes each sprite's normal map beside its colour PNG, in the target's convention.
     s = "sprites/bushes/bushes_001"
     for target in outs:
-        assert (outs[target] / f"{s}.png").is_file() and (outs[target] / f"{s}_normal.png").is_file(), target
+        suffix = "_normal_dx.png" if target == "unreal" else "_normal.png"  # the convention in the file name
+        assert (outs[target] / f"{s}.png").is_file() and (outs[target] / f"{s}{suffix}").is_file(), target
         assert json.loads((outs[target] / "manifest.json").read_text())["sprites"]["bushes"]["normal_convention"] == \
             ("directx" if target == "unreal" else "opengl")
-    sprite_normal = {t: np.asarray(Image.open(outs[t] / f"{s}_normal.png")).astype(int) for t in outs}
+    sprite_normal = {t: np.asarray(Image.open(outs[t] / f"{s}{'_normal_dx' if t == 'unreal' else '_normal'}.png"))
+                     .astype(int) for t in outs}
     assert sprite_normal["gltf"].shape == (64, 64, 3) and sprite_normal["gltf"].std() > 5, "not a flat map"
     for target in ("godot", "unity", "blender"):
         assert np.array_equal(sprite_normal[target], sprite_normal["gltf"])
@@ -428,7 +425,7 @@ def test_cli_progress_and_summary(library: Path, tmp_path: Path) -> None:
     assert "[8/8] 100%" in result.stderr and "items/min" in result.stderr
     assert "exported 8/8 items" in result.stdout and "8 built, 0 already up to date, 0 failed" in result.stdout
     verify = run_cli("export", "--verify", str(tmp_path / "out"))
-    assert verify.returncode == 0 and f"ok: all {FILES + 10} files" in verify.stdout  # + 7 + 3 Godot .tres
+    assert verify.returncode == 0 and f"ok: all {FILES + 13} files" in verify.stdout  # + 7 + 3 + 3 Godot .tres
 
 
 # ------------------------------------------------------------------------------------------------------- sprites

@@ -20,6 +20,7 @@ from .. import __version__
 from ..errors import ScenegenError
 from ..fsutil import atomic_path, atomic_write_text, sha256_bytes, sha256_file
 from .library import WorkItem
+from .targets import TARGETS
 
 MANIFEST = "manifest.json"
 STATE_DIR = ".scenegen-export"
@@ -31,15 +32,24 @@ _TEMP_RE = re.compile(r"^\..+\.tmp(\.[A-Za-z0-9]+)?$")  # scenegen.fsutil.atomic
 
 CONVENTIONS = {
     "texture_set": "NAME_basecolor (sRGB), _normal, _roughness, _ao, _orm (R AO, G roughness, B metallic): 8-bit PNG; "
-                   "_height: 16-bit PNG; all tileable",
-    "normal_map": "tangent space; opengl = +Y up (glTF, Godot, Unity, Blender), directx = green flipped (Unreal)",
+                   "_height: 16-bit PNG (8-bit for godot); all tileable",
+    "normal_map": "tangent space; opengl = +Y up (glTF, Godot, Unity, Blender), directx = green flipped (Unreal, "
+                  "named NAME_normal_dx.png)",
     "preview_glb": "UV sphere of radius tile_size_m/pi, glTF conventions (OpenGL normals), REPEAT sampler",
-    "unity_mask": "NAME_mask.png: R metallic, G AO, B detail mask (0), A smoothness = 1 - roughness",
-    "godot_tres": "ORMMaterial3D with texture paths relative to the material folder",
+    "unity_mask": "NAME_mask.png: R metallic, G AO, B detail mask (0), A smoothness = 1 - roughness: the HDRP Lit "
+                  "mask map; in URP Lit the same PNG is the Metallic Map (R, smoothness from its alpha) and the "
+                  "Occlusion Map (G)",
+    "unity_meta": "NAME.png.meta per PNG: TextureImporter with sRGB on for colour only, texture type Normal map for "
+                  "normals, wrap Repeat (materials) or Clamp (sprites), mipmaps, max size the image's own, a stable "
+                  "GUID from the file's path",
+    "unity_pipelines": "HDRP (Lit: mask map) and URP (Lit: metallic + occlusion maps from the mask map)",
+    "godot_tres": "ORMMaterial3D with texture paths relative to the material folder, world-space triplanar "
+                  "mapping with uv1_scale = 1 / tile_size_m",
     "sprites": "RGBA PNG (straight alpha), NAME_normal.png (tangent-space normal map of the sprite's shape, "
-               "normal_convention), billboard GLB (alphaMode MASK, pivot at the foot, normal map embedded, OpenGL), "
-               "atlas PNG + _atlas_normal.png + TexturePacker JSON Hash",
-    "godot_sprite_tres": "StandardMaterial3D per sprite: alpha scissor, no culling, colour and normal PNG",
+               "normal_convention; NAME_normal_dx.png for directx), billboard GLB (alphaMode MASK, pivot at the "
+               "foot, normal map embedded, OpenGL), atlas PNG + _atlas_normal.png + TexturePacker JSON Hash",
+    "godot_sprite_tres": "StandardMaterial3D per sprite: alpha scissor, no culling, Y-axis billboard for quad cards, "
+                         "colour and normal PNG; NAME_region.tres: AtlasTexture of the sprite's atlas frame",
 }
 
 
@@ -65,6 +75,9 @@ def item_key(item: WorkItem, model_hash: str, target: str) -> str:
                "model_hash": model_hash, "target": target}
     if item.kind == "sprites":  # a sprite set recorded before its files changed is built again
         payload["sprite_files"] = SPRITE_FILES_VERSION
+    spec = TARGETS.get(target)
+    if spec is not None and spec.files_version is not None:  # so are the items of a target whose files changed
+        payload["target_files"] = spec.files_version
     return sha256_bytes(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8"))
 
 

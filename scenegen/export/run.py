@@ -312,7 +312,7 @@ def _contact_sheet(out: Path, items: list[WorkItem], records: dict) -> Optional[
             labels.append(item.name)
         else:
             pngs = sorted(rel for rel in record["files"] if rel.endswith(".png")
-                          and not rel.endswith(("_atlas.png", "_normal.png")))
+                          and not rel.endswith(("_atlas.png", "_normal.png", "_normal_dx.png")))
             for rel in pngs:
                 cells.append(_thumbnail_sprite(out / rel))
                 labels.append(Path(rel).stem)
