@@ -11,10 +11,14 @@ so 10,000 grass tufts cost 10,000 small nodes and one copy of the card. Conventi
 * samplers: REPEAT for tileable materials, CLAMP_TO_EDGE for sprite atlases; trilinear filtering;
 * images embedded as PNG buffer views; vertex data in buffer views with their ``target``; TANGENT
   only where a normal map is used; texture v flipped to glTF's top-left origin;
-* the camera and lights are written too (``KHR_lights_punctual``);
-* ``gpu_instancing=True``: each instance group is one node carrying ``EXT_mesh_gpu_instancing``
-  (TRANSLATION / ROTATION / SCALE accessors) instead of one node per instance; the extension is then
-  required, for engines that read it.
+* the camera and lights are written too (``KHR_lights_punctual``) in its physical units, converted from the
+  renderer's (see :func:`light_intensity`); each light keeps the renderer's value as ``extras.renderer_intensity``
+  and the scene's hemisphere ambient term, which glTF cannot express, is kept as ``scenes[0].extras.ambient``;
+* by default every instance is a real node, which every glTF loader reads. ``gpu_instancing=True`` (an explicit
+  opt-in) writes each instance group as one node carrying ``EXT_mesh_gpu_instancing`` (TRANSLATION / ROTATION /
+  SCALE accessors) and lists the extension in ``extensionsRequired``: a loader without it cannot show the
+  instances (one mesh per group at most), so a conforming one must refuse the file rather than drop them
+  silently. Which engines read it: docs/ENGINES.md.
 
 :func:`asset_to_glb` writes instance groups without camera and lights (a standalone billboard, see
 :func:`scenegen.scene.compose.sprite_billboard`): the one GLB writer for scenes and sprite assets alike.
@@ -38,6 +42,11 @@ FLOAT, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5123, 5125
 REPEAT, CLAMP_TO_EDGE, LINEAR, LINEAR_MIPMAP_LINEAR = 10497, 33071, 9729, 9987
 INSTANCING = "EXT_mesh_gpu_instancing"
 LIGHTS = "KHR_lights_punctual"
+#: Luminous efficacy (lm/W) that turns the renderer's radiometric light units into KHR_lights_punctual's
+#: photometric ones: 683 lm/W, the SI definition of the candela (555 nm), which Blender's glTF importer and
+#: exporter use for the same conversion (``PBR_WATTS_TO_LUMENS``), so a Blender import gets back the
+#: renderer's numbers (sun strength in W/m², point/spot radiant intensity × 4π in W).
+LUMENS_PER_WATT = 683.0
 
 
 class _Builder:
@@ -250,6 +259,27 @@ def _groups_to_glb(materials_in: dict[str, SceneMaterial], groups: list[Instance
     return pack_glb(gltf, binary)
 
 
+def light_intensity(kind: str, renderer_intensity: float) -> float:
+    """KHR_lights_punctual intensity of a light: lux (lm/m²) for a sun, candela (lm/sr) for point and spot lights.
+
+    The renderer (``scenegen/scene/shaders/mesh.frag``, linear light, no exposure) treats a sun's intensity as
+    the irradiance E on a surface facing it (a white Lambertian surface leaves E/π) and a point or spot light's
+    as its radiant intensity I (irradiance I/d² at distance d): radiometric quantities in display-referred
+    units, W/m² and W/sr. One watt is taken as 683 lumens (:data:`LUMENS_PER_WATT`), so E → 683·E lux and
+    I → 683·I candela, for every kind alike.
+    """
+    if kind not in ("sun", "point", "spot"):
+        raise ValueError(f"unknown light kind {kind!r}")
+    return float(renderer_intensity) * LUMENS_PER_WATT
+
+
+def _ambient_extras(scene: ComposedScene) -> dict[str, Any]:
+    """The hemisphere ambient term (no glTF equivalent): linear RGB radiance from above and below."""
+    return {"ambient": {"sky": [float(c) for c in scene.ambient], "ground": [float(c) for c in scene.ambient_ground],
+                        "units": "linear RGB radiance in renderer units (x 683 = cd/m2); a white Lambertian "
+                                 "surface facing up reflects 'sky', facing down 'ground'"}}
+
+
 def _camera_and_lights(builder: _Builder, scene: ComposedScene) -> None:
     gltf = builder.gltf
     cam = scene.camera
@@ -261,7 +291,8 @@ def _camera_and_lights(builder: _Builder, scene: ComposedScene) -> None:
     lights = []
     for i, light in enumerate(scene.lights):
         entry: dict[str, Any] = {"name": f"{light.kind}_{i}", "color": [float(c) for c in light.color],
-                                 "intensity": float(light.intensity)}
+                                 "intensity": light_intensity(light.kind, light.intensity),
+                                 "extras": {"renderer_intensity": float(light.intensity)}}
         if light.kind == "sun":
             entry["type"] = "directional"
         elif light.kind == "point":
@@ -276,6 +307,7 @@ def _camera_and_lights(builder: _Builder, scene: ComposedScene) -> None:
         gltf["scenes"][0]["nodes"].append(builder.add("nodes", node))
     if lights:
         gltf["extensions"] = {LIGHTS: {"lights": lights}}
+    gltf["scenes"][0]["extras"] = _ambient_extras(scene)
 
 
 def _pose(pose: np.ndarray) -> dict[str, Any]:
