@@ -5,38 +5,88 @@ Convention everywhere in scenegen: images are ``numpy.float32`` arrays, H×W×C,
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ScenegenError
-from .fsutil import atomic_write_bytes
+from .fsutil import atomic_write_bytes, input_stat, open_input, quote_path
+from .limits import MAX_IMAGE_PIXELS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".tga")
 
-# Large user photos are legitimate; only refuse decompression bombs far beyond any texture.
-Image.MAX_IMAGE_PIXELS = 32768 * 32768
+# PIL's own guard stays as a second line behind image_header's check (which runs first and names the file).
+Image.MAX_IMAGE_PIXELS = 2 * MAX_IMAGE_PIXELS
+_DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError,
+                  KeyError, ZeroDivisionError, MemoryError, Image.DecompressionBombError)
 
 
-def load_image(path: str | os.PathLike[str], mode: str = "RGB") -> np.ndarray:
+def _check_header(img: Image.Image, path: object, max_pixels: int) -> tuple[int, int]:
+    width, height = img.size
+    if width < 1 or height < 1:
+        raise ScenegenError(f"{quote_path(path)}: the image declares a size of {width}×{height} px")
+    if width * height > max_pixels:
+        raise ScenegenError(f"{quote_path(path)}: the image declares {width}×{height} px "
+                            f"({width * height:,} pixels); the limit is {max_pixels:,}")
+    frames = getattr(img, "n_frames", 1)
+    if isinstance(frames, int) and frames > 1 and width * height * frames > 4 * max_pixels:
+        raise ScenegenError(f"{quote_path(path)}: {frames} frames of {width}×{height} px; too large")
+    return width, height
+
+
+def image_header(path: str | os.PathLike[str] | BinaryIO, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, int]:
+    """(width, height) an image file declares, read from its header only, checked against ``max_pixels``.
+
+    Only a regular file is opened (never a FIFO, a device or a symlink loop). Raises ScenegenError naming the
+    file when it is not an image or declares more pixels than the budget (a decompression bomb).
+    """
+    with _opened(path) as handle:
+        try:
+            with Image.open(handle) as img:
+                return _check_header(img, path, max_pixels)
+        except ScenegenError:
+            raise
+        except _DECODE_ERRORS as exc:
+            raise ScenegenError(f"{quote_path(path)}: not a readable image ({_why(exc)})") from None
+
+
+def _opened(source):  # a path (opened safely) or a binary file object (used as is, not closed)
+    if hasattr(source, "read"):
+        return contextlib.nullcontext(source)
+    return open_input(source)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image format PIL knows, or damaged"
+    text = " ".join(str(exc).split())
+    return f"{exc.__class__.__name__}: {text[:100]}" if text else exc.__class__.__name__
+
+
+def load_image(path: str | os.PathLike[str] | BinaryIO, mode: str = "RGB", max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Read any common image (8/16-bit, grey, RGBA, palette, CMYK JPEG) as float32 in [0, 1].
 
-    ``mode`` is ``"RGB"`` (alpha dropped) or ``"RGBA"`` (opaque alpha added where missing).
+    ``mode`` is ``"RGB"`` (alpha dropped) or ``"RGBA"`` (opaque alpha added where missing). Only a regular
+    file is opened, and its declared size is checked against ``max_pixels`` before any pixel is decoded.
     Raises ScenegenError naming the file when it cannot be read.
     """
     if mode not in ("RGB", "RGBA"):
         raise ValueError(f"mode must be RGB or RGBA, not {mode!r}")
-    try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
-            array = _pil_to_float(img, mode)
-    except FileNotFoundError:
-        raise ScenegenError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise ScenegenError(f"{path}: not a readable image ({exc.__class__.__name__}: {exc})") from None
+    with _opened(path) as handle:
+        try:
+            with Image.open(handle) as img:
+                _check_header(img, path, max_pixels)
+                img = ImageOps.exif_transpose(img)
+                array = _pil_to_float(img, mode)
+        except ScenegenError:
+            raise
+        except _DECODE_ERRORS as exc:
+            raise ScenegenError(f"{quote_path(path)}: not a readable image ({_why(exc)})") from None
     return array
 
 
@@ -160,6 +210,21 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def list_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image files directly inside ``folder``, sorted by name (deterministic order)."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+def list_images(folder: str | os.PathLike[str], skipped: list[str] | None = None) -> list[Path]:
+    """Image files (regular files with an image suffix) directly inside ``folder``, sorted by name.
+
+    Entries with an image suffix that are not regular files (a symlink loop, a dangling link, a FIFO, a
+    device, a directory) are left out; with ``skipped`` given, each is appended to it as ``"PATH (why)"``.
+    """
+    images: list[Path] = []
+    for entry in sorted(Path(folder).iterdir()):
+        if entry.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        try:
+            input_stat(entry)
+        except ScenegenError as exc:
+            if skipped is not None:
+                skipped.append(f"{entry} ({str(exc).rsplit(': ', 1)[-1]})")
+            continue
+        images.append(entry)
+    return images

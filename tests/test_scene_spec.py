@@ -6,9 +6,11 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from scenegen.errors import ScenegenError
+from scenegen.imaging import encode_png
 from scenegen.scene.loader import load_scene
 from scenegen.scene.locate import json_path, line_col, value_positions
 from test_scene_support import REPO, cli, small_scene, write_scene
@@ -95,7 +97,7 @@ def test_not_utf8_and_missing_file(tmp_path: Path) -> None:
 
 def test_files_outside_the_scene_folder_are_refused(tmp_path: Path) -> None:
     outside = tmp_path / "photo.png"
-    outside.write_bytes(b"not used")
+    outside.write_bytes(encode_png(np.full((64, 64, 3), 0.5, np.float32)))  # validate decodes it
     scene = small_scene()
     scene["materials"]["wall"] = {"image": "../photo.png", "size": 64}
     folder = tmp_path / "scene"

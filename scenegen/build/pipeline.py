@@ -29,7 +29,7 @@ from ..scene.composed import SceneAssets
 from ..scene.gltf import scene_to_glb
 from ..scene.loader import LoadedScene, dump_spec, load_scene, used_names
 from ..scene.render import RenderSettings, render_scene
-from ..scene.spec import MAX_PIXELS
+from ..scene.spec import render_size_problem
 from .assets import AssetStore, ModelRef, default_sprite_model_dir, default_texture_model_dir, model_ref
 
 CACHE_NAMESPACE = "scene-assets"
@@ -199,8 +199,9 @@ def _render_settings(scene: LoadedScene, options: BuildOptions) -> RenderSetting
     for what, value in (("--width", width), ("--height", height)):
         if not 16 <= value <= 8192:
             raise ScenegenError(f"{what} {value} is outside 16–8192 pixels")
-    if width * height * supersample**2 > MAX_PIXELS:
-        raise ScenegenError(f"{width}×{height} at antialias {supersample} exceeds {MAX_PIXELS:,} rendered pixels")
+    problem = render_size_problem(width, height, supersample)
+    if problem:
+        raise ScenegenError(f"render: {problem}")
     return RenderSettings(width=width, height=height, supersample=supersample, shadows=r.shadows,
                           sky_horizon=tuple(r.sky.horizon), sky_zenith=tuple(r.sky.zenith),
                           fog_density=r.fog_density, depth=bool(scene.spec.outputs.depth))

@@ -57,11 +57,11 @@ def load_patch_set(folder: str | Path, *, channels: int = 3, min_size: int = 128
     skipped: list[str] = []
     for index, class_dir in enumerate(class_dirs):
         count = 0
-        for path in list_images(class_dir):
+        for path in list_images(class_dir, skipped):  # symlink loops, FIFOs … are listed in skipped
             try:
                 image = load_image(path, mode=mode)
-            except ScenegenError:
-                skipped.append(f"{path} (unreadable)")
+            except ScenegenError as exc:
+                skipped.append(f"{path} ({'too many pixels' if 'the limit is' in str(exc) else 'unreadable'})")
                 continue
             if min(image.shape[:2]) < min_size:
                 skipped.append(f"{path} (smaller than {min_size}px)")

@@ -58,7 +58,7 @@ def object_shape(scene: LoadedScene, obj: Any, where: tuple) -> tuple[shapes.Sha
         return terrain_shape(scene, obj, where), None
     if isinstance(obj, MeshSpec):
         try:
-            positions, normals, faces, uvs = shapes.load_mesh(scene.file(*where, "file"), obj.up_axis)
+            positions, normals, faces, uvs = scene.mesh(where + ("file",), obj.up_axis)  # parsed when loading
         except ScenegenError as exc:
             raise scene.error(where + ("file",), str(exc)) from None
         if obj.uv == "mesh" and uvs is None:

@@ -1,7 +1,12 @@
 """Load and check a scene file: JSON → :class:`SceneSpec`, names resolved, files found inside the scene folder.
 
-Everything here is cheap (no model, no torch): it is all ``scenegen validate`` does, and the first stage of
-``scenegen build``. Every problem is a ScenegenError naming the file, the JSON path and the line:column.
+This is the input gate of scene builds, with no model and no torch: it is what ``scenegen validate`` does
+(with the models' classes), and the first stage of ``scenegen build``, so validate passes exactly what build
+accepts short of generating. Every problem is a ScenegenError naming the file, the JSON path and the
+line:column. Checked here: strict JSON (:mod:`.locate`), the spec (:mod:`.spec`), names, distinct outputs,
+every referenced file (resolved without following loops or leaving the scene folder, regular files only),
+every mesh parsed, every image's declared size against the pixel budget and then decoded, and the work a
+scene asks for (scatter that cannot fit, path masks over too many texture repeats).
 """
 
 from __future__ import annotations
@@ -16,11 +21,17 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ScenegenError
+from ..errors import ScenegenError, quote
+from ..fsutil import resolve_input
 from .locate import Locator, parse_json, pydantic_error, read_scene_text
-from .spec import MAX_INSTANCES, MeshSpec, PathMask, SceneSpec, TerrainSpec
+from .spec import (MAX_INSTANCES, BoxSpec, CylinderSpec, GableSpec, MeshSpec, PathMask, PlaneSpec, RockSpec,
+                   SceneSpec, SphereSpec, TerrainSpec)
 
 MESH_SUFFIXES = (".obj", ".ply", ".stl", ".glb", ".gltf")
+MIN_PHOTO_SIDE = 64  # a material photo's shorter side (as scenegen.api requires)
+MAX_MASK_REPEATS = 20_000  # texture repeats a path-mask material's paths may span (each one is drawn)
+PACKING = 0.55  # fraction of a surface that random disks of radius min_distance_m / 2 can cover (jamming ≈ 0.547)
+MIN_CAPACITY = 1000  # scatter counts up to this are never refused for lack of room
 
 
 @dataclass
@@ -33,9 +44,19 @@ class LoadedScene:
     locator: Locator
     files: dict[tuple, Path] = field(default_factory=dict)  # JSON path → resolved file
     object_names: list[str] = field(default_factory=list)
+    meshes: dict[tuple, tuple] = field(default_factory=dict)  # JSON path of a mesh file → load_mesh's arrays
 
     def file(self, *path: Any) -> Path:
         return self.files[tuple(path)]
+
+    def mesh(self, json_path: tuple, up_axis: str = "y") -> tuple:
+        """(positions, normals, faces, uvs) of the mesh file at ``json_path`` (parsed once, when loading)."""
+        key = (tuple(json_path), up_axis)
+        if key not in self.meshes:
+            from .shapes import load_mesh
+
+            self.meshes[key] = load_mesh(self.file(*json_path), up_axis)
+        return self.meshes[key]
 
     def error(self, path: tuple, message: str) -> ScenegenError:
         return self.locator.error(path, message)
@@ -54,10 +75,12 @@ def load_scene(path: str | os.PathLike[str], *, allow_outside: bool = False) -> 
         spec = SceneSpec.model_validate_json(text, strict=True)
     except ValidationError as exc:
         raise pydantic_error(locator, exc, allowed=lambda parent: allowed_keys(data, parent)) from None
-    root = scene_path.resolve().parent
+    root = Path(os.path.realpath(scene_path)).parent
     loaded = LoadedScene(spec=spec, path=scene_path, root=root, locator=locator)
     _check_references(loaded)
     _resolve_files(loaded, allow_outside)
+    _check_contents(loaded)
+    _check_work(loaded)
     return loaded
 
 
@@ -79,6 +102,8 @@ def used_names(scene: LoadedScene) -> tuple[list[str], list[str]]:
 
 def _check_references(scene: LoadedScene) -> None:
     spec, err = scene.spec, scene.error
+    if not spec.objects:
+        raise err(("objects",), "the scene has no objects; add at least one (a terrain or a plane to stand on)")
     names: list[str] = []
     for i, obj in enumerate(spec.objects):
         name = obj.name or f"{obj.type}_{i}"
@@ -128,7 +153,8 @@ def _check_references(scene: LoadedScene) -> None:
 
 
 def _unknown(kind: str, name: str, known: Any) -> str:
-    listed = ", ".join(sorted(known)) if known else "none defined"
+    names = sorted(known)
+    listed = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "") if names else "none defined"
     return f"unknown {kind} '{name}' (known: {listed})"
 
 
@@ -165,21 +191,105 @@ def _object_files(obj: Any, prefix: tuple, wanted: list) -> None:
 
 
 def resolve_inside(scene: LoadedScene, json_path: tuple, relative: str, kind: str, allow_outside: bool) -> Path:
-    """``relative`` resolved against the scene folder; refused if it leaves the folder (unless allowed)."""
-    if "\x00" in relative:
-        raise scene.error(json_path, "path contains a NUL character")
-    candidate = (scene.root / relative).resolve()
-    if not allow_outside and not candidate.is_relative_to(scene.root):
-        raise scene.error(json_path, f"'{relative}' points outside the scene's folder {scene.root} "
-                                     "(pass --allow-outside to permit it)")
+    """``relative`` resolved against the scene folder, checked without opening it (see
+    :func:`scenegen.fsutil.resolve_input`): refused if it leaves the folder (unless allowed), loops, or is not
+    a regular file (``kind`` "file") or a directory ("dir"); "mesh" is a file of an unsupported format."""
     if kind == "mesh":
-        raise scene.error(json_path, f"'{relative}': unsupported mesh format; use one of {', '.join(MESH_SUFFIXES)}")
-    if kind == "dir":
-        if not candidate.is_dir():
-            raise scene.error(json_path, f"'{relative}': directory not found ({candidate})")
-    elif not candidate.is_file():
-        raise scene.error(json_path, f"'{relative}': file not found ({candidate})")
-    return candidate
+        raise scene.error(json_path, f"{quote(relative)}: unsupported mesh format; use one of {', '.join(MESH_SUFFIXES)}")
+    try:
+        return resolve_input(scene.root, relative, kind, allow_outside=allow_outside, folder_name="scene's folder")
+    except ScenegenError as exc:
+        raise scene.error(json_path, str(exc)) from None
+
+
+# -------------------------------------------------------------------------------------------------- contents
+def _check_contents(scene: LoadedScene) -> None:
+    """What build would find wrong in the files themselves: every mesh parsed, every image decoded (its
+    declared size checked against the pixel budget first)."""
+    from ..imaging import image_header, load_image
+
+    spec = scene.spec
+    for json_path, path in scene.files.items():
+        if json_path[-1] == "file":  # a mesh
+            obj = _object_at(spec, json_path[:-1])
+            try:
+                positions, _normals, faces, uvs = scene.mesh(json_path, obj.up_axis)
+            except ScenegenError as exc:
+                raise scene.error(json_path, str(exc)) from None
+            if obj.uv == "mesh" and uvs is None:
+                raise scene.error(json_path[:-1] + ("uv",), "the mesh file has no UVs; use 'box'")
+        elif json_path[-1] in ("image", "mask"):
+            try:
+                width, height = image_header(path)
+                image = load_image(path)
+            except ScenegenError as exc:
+                raise scene.error(json_path, str(exc)) from None
+            if json_path[0] == "materials" and json_path[-1] == "image" and min(width, height) < MIN_PHOTO_SIDE:
+                raise scene.error(json_path, f"photo is {width}×{height} px; need at least {MIN_PHOTO_SIDE} px "
+                                             "on the shorter side")
+            if json_path[-2:] == ("height", "image") and min(image.shape[:2]) < 2:
+                raise scene.error(json_path, "heightmap must be at least 2×2 pixels")
+
+
+def _object_at(spec: SceneSpec, path: tuple) -> Any:
+    if path[0] == "objects":
+        return spec.objects[path[1]]
+    return spec.scatter[path[1]].object
+
+
+# ------------------------------------------------------------------------------------------------------ work
+def _check_work(scene: LoadedScene) -> None:
+    """Refuse work that cannot finish: path masks over too many texture repeats, scatter that cannot fit."""
+    spec, err = scene.spec, scene.error
+    for name, material in spec.materials.items():
+        if material.blend is None or not isinstance(material.blend.mask, PathMask):
+            continue
+        points = spec.paths[material.blend.mask.path].points
+        xs, zs = [p[0] for p in points], [p[1] for p in points]
+        tile = material.tile_size_m
+        repeats = (int((max(xs) - min(xs)) / tile) + 3) * (int((max(zs) - min(zs)) / tile) + 3)
+        if repeats > MAX_MASK_REPEATS:
+            raise err(("materials", name, "tile_size_m"),
+                      f"path '{material.blend.mask.path}' spans {repeats:,} repeats of this {tile:g} m tile; "
+                      f"the limit is {MAX_MASK_REPEATS:,} (raise tile_size_m)")
+    for i, layer in enumerate(spec.scatter):
+        if layer.min_distance_m <= 0:
+            continue
+        target = layer.on or next(n for n, o in zip(scene.object_names, spec.objects) if o.type == "terrain")
+        index = scene.object_names.index(target)
+        area = _area_estimate(scene, spec.objects[index], ("objects", index))
+        disk = 3.141592653589793 * (layer.min_distance_m / 2.0) ** 2
+        capacity = PACKING * area / disk
+        if layer.count is not None and layer.count > max(MIN_CAPACITY, 2 * capacity):
+            raise err(("scatter", i, "count"),
+                      f"{layer.count:,} instances {layer.min_distance_m:g} m apart cannot fit on '{target}' "
+                      f"(about {area:,.0f} m²: room for about {capacity:,.0f}); lower count or min_distance_m")
+        if layer.density_per_m2 is not None and layer.density_per_m2 * disk > 2 * PACKING:
+            raise err(("scatter", i, "density_per_m2"),
+                      f"{layer.density_per_m2:g} per m² cannot be {layer.min_distance_m:g} m apart (at most "
+                      f"{PACKING / disk:,.3g} per m² fit); lower density_per_m2 or min_distance_m")
+
+
+def _area_estimate(scene: LoadedScene, obj: Any, where: tuple) -> float:
+    """An upper estimate of an object's surface area in m² (scale included; terrain slopes counted twice)."""
+    import numpy as np
+
+    scale = np.broadcast_to(np.asarray(obj.scale, dtype=np.float64), (3,))
+    s = float(np.max(scale)) ** 2
+    if isinstance(obj, TerrainSpec):
+        return 2.0 * obj.size_m[0] * obj.size_m[1] * s
+    if isinstance(obj, PlaneSpec):
+        return obj.size_m[0] * obj.size_m[1] * s
+    if isinstance(obj, (BoxSpec, GableSpec)):
+        x, y, z = obj.size_m
+        return 2.0 * (x * y + y * z + x * z) * s
+    if isinstance(obj, (SphereSpec, RockSpec)):
+        return 4.0 * 3.141592653589793 * obj.radius_m**2 * s * (1.5 if isinstance(obj, RockSpec) else 1.0)
+    if isinstance(obj, CylinderSpec):
+        return 2.0 * 3.141592653589793 * obj.radius_m * (obj.radius_m + obj.height_m) * s
+    positions, _n, faces, _uv = scene.mesh(where + ("file",), obj.up_axis)
+    tri = positions[faces] * scale
+    return float(0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum())
 
 
 # --------------------------------------------------------------------------------------- keys for did-you-mean

@@ -1,7 +1,9 @@
 """Read scene.json and turn every problem into one clear line: ``FILE:LINE:COL: JSON.PATH: what is wrong``.
 
 * Syntax errors give the line and column of the fault (from :mod:`json`).
-* Duplicate keys and NaN/Infinity literals are refused (JSON allows neither in practice).
+* Duplicate keys and NaN/Infinity literals are refused (JSON allows neither in practice), and so is nesting
+  deeper than :data:`MAX_DEPTH` (found by a scan before parsing, so nothing recurses that deep).
+* User text in a message (keys, names) is quoted at most ~80 characters (:func:`scenegen.errors.quote`).
 * Validation errors (pydantic) give the JSON path, e.g. ``objects[2].size_m[1]``, and the line and column
   where that value starts in the file, found by :func:`value_positions` (a small position-recording scan
   of the already-valid JSON text).
@@ -16,23 +18,26 @@ from json.decoder import scanstring
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ..errors import ScenegenError
+from ..errors import ScenegenError, quote
+from ..fsutil import open_input, quote_path
 
 MAX_SCENE_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 64  # arrays and objects inside each other; a scene needs about 6
+KEY_SHOWN = 40  # characters of a key shown in a JSON path
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _WS = " \t\n\r"
 
 
 def json_path(parts: Iterable[str | int]) -> str:
-    """``("objects", 2, "size_m", 1)`` → ``objects[2].size_m[1]`` (``$`` for the root)."""
+    """``("objects", 2, "size_m", 1)`` → ``objects[2].size_m[1]`` (``$`` for the root; long keys cut)."""
     out = ""
     for part in parts:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part) and len(part) <= KEY_SHOWN:
             out += f".{part}" if out else part
         else:
-            out += f"[{json.dumps(part)}]"
+            out += f"[{quote(part, KEY_SHOWN)}]"
     return out or "$"
 
 
@@ -127,41 +132,67 @@ class _BadConstant(ValueError):
     pass
 
 
-def read_scene_text(path: Path) -> str:
-    """The scene file's text; ScenegenError when missing, unreadable, too large or not UTF-8."""
-    if not path.exists():
-        raise ScenegenError(f"{path}: scene file not found")
-    if not path.is_file():
-        raise ScenegenError(f"{path}: not a file")
-    size = path.stat().st_size
-    if size > MAX_SCENE_BYTES:
-        raise ScenegenError(f"{path}: scene file is {size:,} bytes; the limit is {MAX_SCENE_BYTES:,}")
+def read_scene_text(path: Path, what: str = "scene file") -> str:
+    """The file's text; ScenegenError when missing, not a regular file, unreadable, too large or not UTF-8."""
     try:
-        data = path.read_bytes()
+        with open_input(path, MAX_SCENE_BYTES) as handle:
+            data = handle.read(MAX_SCENE_BYTES + 1)
+    except ScenegenError as exc:
+        reason = str(exc).split(": ", 1)[-1]
+        if reason == "file not found":
+            reason = f"{what} not found"
+        elif "bytes; the limit is" in reason:
+            reason = f"{what} is {reason}"
+        raise ScenegenError(f"{quote_path(path)}: {reason}") from None
     except OSError as exc:
-        raise ScenegenError(f"{path}: cannot read ({exc.strerror})") from None
+        raise ScenegenError(f"{quote_path(path)}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > MAX_SCENE_BYTES:
+        raise ScenegenError(f"{quote_path(path)}: {what} is over {MAX_SCENE_BYTES:,} bytes")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ScenegenError(f"{path}:{line}:{col}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+        raise ScenegenError(f"{quote_path(path)}:{line}:{col}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+
+
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+
+
+def check_depth(text: str, label: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse JSON nested deeper than ``limit`` (ScenegenError at the line:col of the bracket that is too deep).
+
+    Scans only strings and brackets, and stops at the first bracket past the limit.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return
+    depth = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                line, col = line_col(text, match.start())
+                raise ScenegenError(f"{label}:{line}:{col}: invalid JSON: nested more than {limit} levels deep")
+        elif token in "]}":
+            depth -= 1
 
 
 def parse_json(text: str, label: str) -> Any:
-    """Parse JSON, refusing duplicate keys and NaN/Infinity; errors carry ``label:line:col``."""
+    """Parse JSON, refusing duplicate keys, NaN/Infinity and deep nesting; errors carry ``label:line:col``."""
+    check_depth(text, label)
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise ScenegenError(f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     except _DuplicateKey as exc:
         where = _find_key(text, exc.key)
-        raise ScenegenError(f"{label}:{where}: duplicate key {json.dumps(exc.key)}") from None
+        raise ScenegenError(f"{label}:{where}: duplicate key {quote(exc.key)}") from None
     except _BadConstant as exc:
         offset = text.find(str(exc))
         line, col = line_col(text, max(offset, 0))
         raise ScenegenError(f"{label}:{line}:{col}: invalid JSON: {exc} is not a JSON number") from None
-    except RecursionError:
+    except RecursionError:  # pragma: no cover - check_depth refuses such text first
         raise ScenegenError(f"{label}: invalid JSON: nested too deeply") from None
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ScenegenError
+from ..fsutil import input_stat, read_input
 from .uv import face_normals, smooth_normals
 
 Shape = tuple[np.ndarray, np.ndarray, np.ndarray]  # positions N×3, normals N×3, faces M×3
@@ -141,15 +142,39 @@ def merge(parts: list[Shape]) -> Shape:
     return np.concatenate(positions), np.concatenate(normals), np.concatenate(faces)
 
 
+def _confined_resolver(path: Path):
+    """A trimesh resolver for a mesh's side files (.mtl, .bin, textures): only regular files in its folder."""
+    import os
+
+    from trimesh.resolvers import FilePathResolver
+
+    class Confined(FilePathResolver):
+        def get(self, name: str) -> bytes:
+            for candidate in (name.strip(), name.strip().lstrip("/"), os.path.split(name)[-1]):
+                try:
+                    found = self.absolute(candidate)  # refuses names that leave the folder (symlinks followed)
+                    input_stat(found)
+                except (ValueError, RuntimeError, OSError, ScenegenError):
+                    continue
+                return read_input(found)
+            raise FileNotFoundError(name)
+
+    return Confined(str(path))
+
+
 def load_mesh(path: Path, up_axis: str = "y") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """(positions, normals, faces, uvs or None) of a mesh file, all parts merged, +Y up.
 
     Raises ScenegenError (with the file name) when trimesh cannot read it or it holds no triangles.
     """
+    import io
+
     import trimesh
 
+    data = read_input(path)  # a regular file only (never a FIFO or a device), size-limited
     try:
-        loaded = trimesh.load(str(path), force="mesh", process=False)
+        loaded = trimesh.load(io.BytesIO(data), file_type=Path(path).suffix.lower().lstrip("."), force="mesh",
+                              process=False, resolver=_confined_resolver(path))
     except Exception as exc:  # noqa: BLE001 - trimesh raises many kinds for bad files
         raise ScenegenError(f"{path}: cannot read mesh ({exc.__class__.__name__}: {str(exc)[:120]})") from None
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:

@@ -9,19 +9,34 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 MAX_INSTANCES = 2_000_000  # all scatter layers together
 MAX_LAYER_COUNT = 1_000_000
 MAX_PIXELS = 8192 * 8192  # render width × height × supersample²
 MAX_SPRITE_VARIANTS = 32
+MAX_RENDER_SIDE = 16384  # width or height × antialias: what OpenGL (Mesa llvmpipe) renders in one framebuffer
+MAX_COORD = 1_000_000.0  # metres from the origin of any position (float32 in the GLB keeps ~0.1 m there)
+MAX_TERRAIN_CELLS = 2048  # grid cells along either side of a terrain
+MIN_CAMERA_DISTANCE = 1e-3  # metres between the camera and its target
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False)]
+MIN_LENGTH = 0.001  # metres: the smallest size, radius, tile or scale (smaller ones break normals and UVs)
+
+
+def _not_tiny(value: float) -> float:
+    if value < MIN_LENGTH:
+        raise ValueError(f"must be at least {MIN_LENGTH:g}")
+    return value
+
+
+Positive = Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False), AfterValidator(_not_tiny)]
+Coord = Annotated[float, Field(ge=-MAX_COORD, le=MAX_COORD, allow_inf_nan=False)]
+Angle = Annotated[float, Field(ge=-36_000, le=36_000, allow_inf_nan=False)]
 Colour = tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]]
-Vec3 = tuple[Finite, Finite, Finite]
-Vec2 = tuple[Finite, Finite]
+Vec3 = tuple[Coord, Coord, Coord]
+Vec2 = tuple[Coord, Coord]
 Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]
 TextureSize = Annotated[int, Field(ge=32, le=8192)]
 RelPath = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
@@ -34,8 +49,8 @@ class Strict(BaseModel):
 class Range(Strict):
     """An inclusive [min, max] range."""
 
-    min: Finite
-    max: Finite
+    min: Coord
+    max: Coord
 
     @model_validator(mode="after")
     def _ordered(self) -> Range:
@@ -70,7 +85,7 @@ class MaterialSpec(Strict):
     blend: Blend | None = None
     seed: Seed = 0
     size: TextureSize = Field(512, description="texture size in pixels (square)")
-    tile_size_m: Positive = Field(2.0, description="metres covered by one repeat of the texture")
+    tile_size_m: Annotated[float, Field(ge=0.01, le=10_000)] = Field(2.0, description="metres covered by one repeat of the texture")
     normal_strength: Annotated[float, Field(ge=0, le=10)] = 1.0
     roughness: tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]] = (0.45, 0.95)
     ao_strength: Annotated[float, Field(ge=0, le=10)] = 1.0
@@ -110,7 +125,7 @@ class PathSpec(Strict):
 # -------------------------------------------------------------------------------------------------- objects
 class Transform(Strict):
     position: Vec3 = (0.0, 0.0, 0.0)
-    rotation_deg: Vec3 = Field((0.0, 0.0, 0.0), description="about X, then Y, then Z (world axes)")
+    rotation_deg: tuple[Angle, Angle, Angle] = Field((0.0, 0.0, 0.0), description="about X, then Y, then Z (world axes)")
     scale: Union[Positive, tuple[Positive, Positive, Positive]] = 1.0
 
 
@@ -182,6 +197,16 @@ class TerrainSpec(ObjectBase):
     height: Union[NoiseHeight, ImageHeight] = Field(default_factory=NoiseHeight)
     flatten_paths: list[Name] = Field(default_factory=list, description="paths along which the ground is smoothed")
 
+    @model_validator(mode="after")
+    def _grid_fits(self) -> TerrainSpec:
+        size_x, size_z = self.size_m
+        cells_z = max(2, round(self.resolution * size_z / size_x))
+        if cells_z > MAX_TERRAIN_CELLS:
+            raise ValueError(f"size_m {size_x:g} × {size_z:g} at resolution {self.resolution} needs {cells_z:,} cells "
+                             f"along z; the limit is {MAX_TERRAIN_CELLS:,} (make size_m less elongated or lower "
+                             "resolution)")
+        return self
+
 
 class MeshSpec(ObjectBase):
     type: Literal["mesh"]
@@ -242,14 +267,15 @@ class CameraSpec(Strict):
     def _sane(self) -> CameraSpec:
         if self.zfar <= self.znear:
             raise ValueError("zfar must be greater than znear")
-        if self.position == self.target:
-            raise ValueError("position and target must differ")
+        distance = sum((a - b) ** 2 for a, b in zip(self.position, self.target)) ** 0.5
+        if distance < MIN_CAMERA_DISTANCE:
+            raise ValueError(f"position and target must differ (by at least {MIN_CAMERA_DISTANCE:g} m)")
         return self
 
 
 class SunLight(Strict):
     type: Literal["sun"]
-    azimuth_deg: Finite = Field(135.0, description="where the sun stands, from +Z (0) towards +X (90)")
+    azimuth_deg: Angle = Field(135.0, description="where the sun stands, from +Z (0) towards +X (90)")
     elevation_deg: Annotated[float, Field(gt=0, le=90)] = 45.0
     color: Colour = (1.0, 0.96, 0.9)
     intensity: Annotated[float, Field(ge=0, le=1000)] = 3.0
@@ -313,9 +339,20 @@ class RenderSpec(Strict):
 
     @model_validator(mode="after")
     def _not_absurd(self) -> RenderSpec:
-        if self.width * self.height * self.antialias**2 > MAX_PIXELS:
-            raise ValueError(f"width × height × antialias² must not exceed {MAX_PIXELS:,} pixels")
+        problem = render_size_problem(self.width, self.height, self.antialias)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def render_size_problem(width: int, height: int, antialias: int) -> str | None:
+    """Why a render of width × height at ``antialias``× supersampling cannot be made (None when it can)."""
+    if width * height * antialias**2 > MAX_PIXELS:
+        return f"width × height × antialias² must not exceed {MAX_PIXELS:,} pixels"
+    if max(width, height) * antialias > MAX_RENDER_SIDE:
+        return (f"{width}×{height} at antialias {antialias} renders {width * antialias}×{height * antialias}; "
+                f"OpenGL renders at most {MAX_RENDER_SIDE:,} pixels a side")
+    return None
 
 
 OutName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
@@ -329,6 +366,19 @@ class OutputSpec(Strict):
     glb: OutName | None = "scene.glb"
     summary: OutName | None = Field("build.json", description="counts, timings, files with SHA-256")
     gpu_instancing: bool = Field(False, description="write EXT_mesh_gpu_instancing (one node per instanced mesh)")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> OutputSpec:
+        names = [(k, getattr(self, k)) for k in ("image", "depth", "glb", "summary") if getattr(self, k) is not None]
+        if not names:
+            raise ValueError("every output is null: nothing would be written")
+        seen: dict[str, str] = {}
+        for key, name in names:  # case-insensitively: one file on macOS and Windows
+            if name.casefold() in seen:
+                raise ValueError(f"'{key}' and '{seen[name.casefold()]}' name the same file '{name}'; "
+                                 "outputs must have distinct names")
+            seen[name.casefold()] = key
+        return self
 
 
 class SceneSpec(Strict):
