@@ -10,6 +10,8 @@ Realism and structure (docs/METRICS.md, all at the corpus pixel scale, 256² ima
   at the API's default grain (``c2st``) and at the other grain (``c2st_grain1`` when the default is 0, the fitted
   grain; ``c2st_grain0`` otherwise); beside them the floor ``c2st_floor``:
   R against a disjoint real set (seeds 10024–10047) cut the same way.
+* c2st_recon: the autoencoder's ceiling: R against the reconstructions (periodic encode → decode) of the
+  disjoint real set; generation cannot beat it, so a high c2st with a high c2st_recon is the decoder's blur.
 * regularity: median over the 24 generated canvases (default grain; and grain 0) and over the 24 held-out
   images.
 * memorisation_ratio: the 48 generated crops and the 48 held-out crops against every training image of the
@@ -65,6 +67,12 @@ def reconstruction_psnr(model, real: np.ndarray, index: int) -> float:
     return float(np.mean(scores))
 
 
+def _reconstruct(model, image: np.ndarray, index: int) -> np.ndarray:
+    """Decode of the periodic encode of a tileable image (what the decoder keeps of it)."""
+    latent = encode(model, image, periodic=True)
+    return decode(model, latent, condition_weights(model.config, index, *latent.shape[1:]))
+
+
 def seam(cls: str, model, size: int, seeds: range) -> float:
     return float(np.mean([metrics.seam_ratio(generate_texture(cls, s, size, model=model)) for s in seeds]))
 
@@ -99,9 +107,11 @@ def structure_figures(model, cls: str, n_real: int, n_gen: int) -> tuple[dict[st
     real_a = np.stack([procedural_texture(cls, s, CANVAS) for s in seeds[:n_real]])
     real_b = np.stack([procedural_texture(cls, s, CANVAS) for s in seeds[n_real:]])
     gen = np.stack([generate_texture(cls, seed=s, size=CANVAS, model=model) for s in range(n_gen)])
+    index = model.classes.index(cls)
+    recon = np.stack([_reconstruct(model, image, index) for image in real_b])
     gen0 = np.stack([generate_texture(cls, seed=s, size=CANVAS, model=model, grain=ALT_GRAIN) for s in range(n_gen)])
     crops = {name: quadrant_crops(images, labels) for name, images, labels in (
-        ("real_a", real_a, seeds[:n_real]), ("real_b", real_b, seeds[n_real:]),
+        ("real_a", real_a, seeds[:n_real]), ("real_b", real_b, seeds[n_real:]), ("recon", recon, seeds[n_real:]),
         ("gen", gen, list(range(n_gen))), ("gen0", gen0, list(range(n_gen))))}
     feats = {name: metrics.c2st_features(c) for name, (c, _) in crops.items()}
 
@@ -113,6 +123,7 @@ def structure_figures(model, cls: str, n_real: int, n_gen: int) -> tuple[dict[st
         "c2st": c2st("real_a", "gen"),
         f"c2st_{ALT}": c2st("real_a", "gen0"),
         "c2st_floor": c2st("real_a", "real_b"),
+        "c2st_recon": c2st("real_a", "recon"),
         "regularity_generated": float(np.median([metrics.regularity(im) for im in gen])),
         f"regularity_generated_{ALT}": float(np.median([metrics.regularity(im) for im in gen0])),
         "regularity_corpus": float(np.median([metrics.regularity(im) for im in real_a])),

@@ -32,12 +32,13 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def encode(model: LoadedModel, image: np.ndarray) -> np.ndarray:
-    """Encoder mean (L×h×w) of an H×W×C image; H, W are cropped to multiples of the latent scale."""
+def encode(model: LoadedModel, image: np.ndarray, periodic: bool = False) -> np.ndarray:
+    """Encoder mean (L×h×w) of an H×W×C image; H, W are cropped to multiples of the latent scale.
+    ``periodic``: the image is tileable, pad circularly (an exact latent torus, as the prior's sources)."""
     scale = model.config.scale
     h, w = (image.shape[0] // scale) * scale, (image.shape[1] // scale) * scale
     with single_threaded():
-        mean, _ = model.vae.encoder(_to_tensor(image[:h, :w]))
+        mean, _ = model.vae.encoder(_to_tensor(image[:h, :w]), periodic=periodic)
     return mean[0].numpy()
 
 
