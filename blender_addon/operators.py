@@ -7,12 +7,14 @@ Worker errors become operator reports and ``{'CANCELLED'}``, never tracebacks.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
 import bpy
 
-from . import nodes, preferences, scatter, state, worker_client
+from . import core, nodes, preferences, props, scatter, state, worker_client
 from .worker_client import WorkerError
 
 POLL_S = 0.1
@@ -51,7 +53,7 @@ def store_classes(context: bpy.types.Context | None, result: dict[str, Any]) -> 
 
 
 def _redraw_ui() -> None:
-    for window in getattr(bpy.context.window_manager, "windows", []):
+    for window in getattr(getattr(bpy.context, "window_manager", None), "windows", []):
         for area in (window.screen.areas if window.screen is not None else ()):
             if area.type in ("VIEW_3D", "PREFERENCES"):
                 area.tag_redraw()
@@ -357,12 +359,11 @@ class SCENEGEN_OT_build_scene(_BrowseFirst, WorkerJob, bpy.types.Operator):
     def job_request(self, context):
         spec = _file(self.filepath or context.scene.scenegen.scene_path, "scene.json")
         self._spec = spec
-        params = {"scene": spec, "out_dir": str(preferences.output_dir(context, f"scenes/{Path(spec).stem}"))}
-        return "build_scene", with_model(context, params)
+        self._name, folder = scene_folder(preferences.output_dir(context, "scenes"), spec)
+        return "build_scene", with_model(context, {"scene": spec, "out_dir": str(folder)})
 
     def job_finished(self, context, result):
-        collection = bpy.data.collections.new(f"SG {Path(self._spec).stem}")
-        context.scene.collection.children.link(collection)
+        collection = scene_collection(context.scene, self._spec, self._name)
         before = set(bpy.data.objects)
         layer = _find_layer(context.view_layer.layer_collection, collection)
         previous = context.view_layer.active_layer_collection
@@ -380,8 +381,69 @@ class SCENEGEN_OT_build_scene(_BrowseFirst, WorkerJob, bpy.types.Operator):
                 for other in list(obj.users_collection):
                     other.objects.unlink(obj)
                 collection.objects.link(obj)
-        self.report({"INFO"}, f"SceneGen: imported {len(imported)} objects from {Path(result['glb']).name}")
+        for warning in result.get("warnings") or []:
+            self.report({"WARNING"}, f"SceneGen: {warning}")
+        self.report({"INFO"}, f"SceneGen: imported {len(imported)} objects from {Path(result['glb']).name} "
+                              f"into '{collection.name}'")
         return {"FINISHED"}
+
+
+_SCENE_RECORD = ".scenegen-build.json"  # written by the worker into a build's folder: {"scene": spec path, "files": [...]}
+
+
+def scene_name(spec: str) -> str:
+    """A scene's name for folders and collections: the spec's ``"name"``, else its folder's name (a file
+    name ending in ``scene.json`` says little), made safe for a file name."""
+    name = ""
+    try:
+        data = json.loads(Path(spec).read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            name = data["name"]
+    except (OSError, ValueError, RecursionError):
+        pass  # the worker reports what is wrong with the file
+    path = Path(spec)
+    name = name.strip() or (path.parent.name if path.stem.lower() in ("scene", "spec") else path.stem) or path.stem
+    return re.sub(r"[^\w.-]+", "-", name).strip("-.")[:64] or "scene"
+
+
+def scene_folder(root: Path, spec: str) -> tuple[str, Path]:
+    """``(name, folder)`` for a scene: ``root/<name>``, or ``root/<name>-2`` … when that folder holds the
+    build of another scene file; the same scene file always gets its own folder back."""
+    base = scene_name(spec)
+    for n in range(1, 1000):
+        name = base if n == 1 else f"{base}-{n}"
+        folder = root / name
+        if not folder.exists() or not any(folder.iterdir()):
+            return name, folder
+        try:
+            owner = json.loads((folder / _SCENE_RECORD).read_text(encoding="utf-8")).get("scene")
+        except (OSError, ValueError, AttributeError, RecursionError):
+            owner = None
+        if owner == spec:
+            return name, folder
+    raise UserError(f"too many scenes named '{base}' in {root}")
+
+
+def scene_collection(scene: bpy.types.Scene, spec: str, name: str) -> bpy.types.Collection:
+    """The collection for a scene file's objects: the one an earlier build of the same file made (emptied),
+    else a new ``SG <name>`` linked to the scene."""
+    collection = next((c for c in bpy.data.collections if c.get("scenegen_spec") == spec), None)
+    if collection is None:
+        collection = bpy.data.collections.new(f"SG {name}")
+        collection["scenegen_spec"] = spec
+    else:
+        for obj in list(collection.all_objects):
+            data = obj.data
+            bpy.data.objects.remove(obj)
+            if isinstance(data, bpy.types.Mesh) and data.users == 0:
+                bpy.data.meshes.remove(data)
+        for child in list(collection.children):
+            collection.children.unlink(child)
+            if child.users == 0:
+                bpy.data.collections.remove(child)
+    if collection.name not in scene.collection.children:
+        scene.collection.children.link(collection)
+    return collection
 
 
 def _find_layer(layer: bpy.types.LayerCollection, collection: bpy.types.Collection) -> bpy.types.LayerCollection | None:
@@ -395,16 +457,62 @@ def _find_layer(layer: bpy.types.LayerCollection, collection: bpy.types.Collecti
 
 
 class SCENEGEN_OT_export_library(WorkerJob, bpy.types.Operator):
-    """Batch-export a material/sprite library for a game engine (scenegen export)"""
+    """Batch-export a material/sprite library for a game engine (scenegen export): a dialog with its options"""
 
     bl_idname = "scenegen.export_library"
     bl_label = "Export Library…"
 
-    def job_request(self, context):
+    spec: bpy.props.StringProperty(name="Library spec", subtype="FILE_PATH",  # type: ignore[valid-type]
+                                   description="library.json listing the materials and sprite sets")
+    out_dir: bpy.props.StringProperty(name="Export to", subtype="DIR_PATH",  # type: ignore[valid-type]
+                                      description="Output folder (empty: the add-on's output folder / library)")
+    target: bpy.props.EnumProperty(name="Target", default="gltf", items=props.TARGETS)  # type: ignore[valid-type]
+    workers: bpy.props.IntProperty(name="Workers", default=0, min=0, max=256,  # type: ignore[valid-type]
+                                   description="Parallel processes (0: one per CPU core)")
+    confirmed: bpy.props.BoolProperty(default=False, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+
+    def _defaults(self, context: bpy.types.Context) -> None:
         settings = context.scene.scenegen
-        spec = _file(settings.export_spec, "library spec")
-        out = bpy.path.abspath(settings.export_dir) if settings.export_dir else str(preferences.output_dir(context, "library"))
-        params = {"spec": spec, "out_dir": out, "target": settings.export_target}
+        for name, key in (("spec", "export_spec"), ("out_dir", "export_dir")):
+            if not self.properties.is_property_set(name):
+                setattr(self, name, getattr(settings, key))
+        if not self.properties.is_property_set("target"):
+            self.target = settings.export_target
+
+    def invoke(self, context, event):
+        self._defaults(context)
+        if self.confirmed or bpy.app.background:
+            return super().invoke(context, event)
+        self._dialog = True
+        return context.window_manager.invoke_props_dialog(self, width=460)
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        for name in ("spec", "out_dir", "target", "workers"):
+            layout.prop(self, name)
+
+    def execute(self, context):
+        if getattr(self, "_dialog", False):  # OK in the dialog: run modally (progress, Esc) rather than block the UI
+            self._dialog = False
+            self._store(context)
+            bpy.ops.scenegen.export_library("INVOKE_DEFAULT", spec=self.spec, out_dir=self.out_dir, target=self.target,
+                                            workers=self.workers, confirmed=True)
+            return {"FINISHED"}
+        self._defaults(context)
+        return super().execute(context)
+
+    def _store(self, context: bpy.types.Context) -> None:
+        settings = context.scene.scenegen
+        settings.export_spec, settings.export_dir, settings.export_target = self.spec, self.out_dir, self.target
+
+    def job_request(self, context):
+        spec = _file(self.spec, "library spec")
+        self._store(context)
+        out = bpy.path.abspath(self.out_dir) if self.out_dir else str(preferences.output_dir(context, "library"))
+        params = {"spec": spec, "out_dir": out, "target": self.target}
+        if self.workers:
+            params["workers"] = self.workers
         return "export_library", with_model(context, params)
 
     def job_finished(self, context, result):
@@ -448,6 +556,77 @@ class SCENEGEN_OT_cancel_jobs(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class SCENEGEN_OT_install_core(bpy.types.Operator):
+    """Install (or update) the SceneGen core: a private Python environment with scenegen and torch in this
+    add-on's user folder, used by every SceneGen job"""
+
+    bl_idname = "scenegen.install_core"
+    bl_label = "Install SceneGen Core"
+    bl_options = {"REGISTER"}
+
+    def _installer(self, context: bpy.types.Context) -> core.Installer | None:
+        current = state.INSTALL.get("installer")
+        if current is not None and current.running:
+            self.report({"WARNING"}, "SceneGen: the core is already being installed")
+            return None
+        state.cancel_all()
+        worker_client.stop_shared()  # the worker may run from the environment about to change
+        state.reset()
+        installer = core.Installer(preferences.core_root(), preferences.core_options(context))
+        state.INSTALL["installer"] = installer
+        return installer
+
+    def _finish(self, installer: core.Installer) -> set[str]:
+        preferences.forget_detection()
+        state.reset()
+        if installer.error:
+            self.report({"ERROR"}, f"SceneGen: core install failed: {installer.error}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"SceneGen: {installer.step}")
+        return {"FINISHED"}
+
+    def execute(self, context):  # scripts and background mode: install in place
+        installer = self._installer(context)
+        if installer is None:
+            return {"CANCELLED"}
+        installer.run()
+        return self._finish(installer)
+
+    def invoke(self, context, event):  # the UI: install on a thread, the preferences show progress and log
+        if bpy.app.background:
+            return self.execute(context)
+        installer = self._installer(context)
+        if installer is None:
+            return {"CANCELLED"}
+        installer.start()
+
+        def tick() -> float | None:
+            _redraw_ui()
+            if not installer.done:
+                return 0.25
+            preferences.forget_detection()
+            state.reset()
+            return None
+
+        bpy.app.timers.register(tick, first_interval=0.25)
+        return {"FINISHED"}
+
+
+class SCENEGEN_OT_cancel_install(bpy.types.Operator):
+    """Stop the running SceneGen core install"""
+
+    bl_idname = "scenegen.cancel_install"
+    bl_label = "Cancel Install"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context):
+        installer = state.INSTALL.get("installer")
+        if installer is None or not installer.running:
+            return {"CANCELLED"}
+        installer.cancel()
+        return {"FINISHED"}
+
+
 class SCENEGEN_OT_detect_python(bpy.types.Operator):
     """Look for a Python that has scenegen (SCENEGEN_PYTHON, a checkout's .venv, python3 on PATH)"""
 
@@ -473,12 +652,17 @@ classes = (
     SCENEGEN_OT_export_library,
     SCENEGEN_OT_load_classes,
     SCENEGEN_OT_cancel_jobs,
+    SCENEGEN_OT_install_core,
+    SCENEGEN_OT_cancel_install,
     SCENEGEN_OT_detect_python,
 )
 
 
 def shutdown() -> None:
-    """Cancel jobs and stop the worker (add-on unregister)."""
+    """Cancel jobs and a running core install, stop the worker (add-on unregister)."""
+    installer = state.INSTALL.get("installer")
+    if installer is not None and installer.running:
+        installer.cancel()
     state.cancel_all()
     state.RUNNING.clear()
     worker_client.stop_shared()

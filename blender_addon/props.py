@@ -7,6 +7,9 @@ import bpy
 from . import state
 
 SIZES = [(str(s), f"{s}²", f"{s}×{s} pixels") for s in (256, 512, 1024, 2048, 4096)]
+TARGETS = [("gltf", "glTF", "glTF 2.0 conventions (OpenGL normals, ORM)"), ("godot", "Godot", "Godot 4 ORMMaterial3D .tres"),
+           ("unity", "Unity", "Unity HDRP mask maps"), ("unreal", "Unreal", "DirectX normals"),
+           ("blender", "Blender", "Blender conventions")]
 SPRITE_SIZES = [(str(s), f"{s}²", f"{s}×{s} pixels") for s in (64, 128, 256, 512)]
 
 
@@ -44,9 +47,7 @@ class SceneGenSettings(bpy.types.PropertyGroup):
     scene_path: bpy.props.StringProperty(name="scene.json", subtype="FILE_PATH")  # type: ignore[valid-type]
     export_spec: bpy.props.StringProperty(name="Library spec", subtype="FILE_PATH")  # type: ignore[valid-type]
     export_dir: bpy.props.StringProperty(name="Export to", subtype="DIR_PATH")  # type: ignore[valid-type]
-    export_target: bpy.props.EnumProperty(name="Target", default="gltf", items=[  # type: ignore[valid-type]
-        ("gltf", "glTF", "glTF 2.0 conventions (OpenGL normals, ORM)"), ("godot", "Godot", "Godot 4 ORMMaterial3D .tres"),
-        ("unity", "Unity", "Unity HDRP mask maps"), ("unreal", "Unreal", "DirectX normals"), ("blender", "Blender", "Blender conventions")])
+    export_target: bpy.props.EnumProperty(name="Target", default="gltf", items=TARGETS)  # type: ignore[valid-type]
 
 
 classes = (SceneGenSettings,)

@@ -7,6 +7,7 @@ from typing import Any
 CLASSES: dict[str, Any] = {"classes": [], "sprite_classes": [], "sprite_error": "", "model_hash": "", "error": "",
                            "loading": False}
 RUNNING: dict[str, Any] = {}  # job id -> worker_client.Job, for the panel's progress bars and Cancel
+INSTALL: dict[str, Any] = {"installer": None}  # the last core.Installer (running or finished), for the preferences
 
 
 def reset() -> None:

@@ -15,6 +15,7 @@ import queue
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -41,21 +42,32 @@ def _venv_python(root: Path) -> Path | None:
     return None
 
 
-def _can_import_scenegen(python: str) -> bool:
+def neutral_cwd() -> str:
+    """The folder probes and workers run in: never Blender's current folder (which may be a checkout whose
+    ``scenegen/`` sources would import there and nowhere else)."""
+    return tempfile.gettempdir()
+
+
+def can_import_scenegen(python: str) -> bool:
+    """Whether ``python`` imports ``scenegen.worker`` from its own environment (run in a neutral folder)."""
     try:
-        probe = subprocess.run([python, "-c", "import scenegen.worker"], stdin=subprocess.DEVNULL,
+        probe = subprocess.run([python, "-c", "import scenegen.worker"], stdin=subprocess.DEVNULL, cwd=neutral_cwd(),
                                capture_output=True, timeout=60, env=worker_env())
     except (OSError, subprocess.SubprocessError):
         return False
     return probe.returncode == 0
 
 
-def detect_python(addon_dir: str | os.PathLike[str] | None = None) -> str | None:
-    """The Python that has scenegen: ``$SCENEGEN_PYTHON``; else ``<checkout>/.venv`` when the add-on sits
-    in a scenegen checkout; else ``python3``/``python`` on PATH if it can import scenegen; else None."""
+def detect_python(addon_dir: str | os.PathLike[str] | None = None, core_python: str | None = None) -> str | None:
+    """The Python that has scenegen: ``$SCENEGEN_PYTHON``; else ``core_python`` (the core the add-on
+    installed) if it exists; else ``<checkout>/.venv`` when the add-on sits in a scenegen checkout; else
+    ``python3``/``python`` on PATH if it can import scenegen from a neutral folder; else None. The result
+    never depends on the current folder."""
     env = os.environ.get("SCENEGEN_PYTHON")
     if env:
         return env
+    if core_python and Path(core_python).is_file():
+        return core_python
     if addon_dir is not None:
         here = Path(addon_dir).resolve()
         for root in (here.parent, *here.parents):
@@ -65,7 +77,7 @@ def detect_python(addon_dir: str | os.PathLike[str] | None = None) -> str | None
                 break
     for name in ("python3", "python"):
         found = shutil.which(name)
-        if found and Path(found).resolve() != Path(sys.executable).resolve() and _can_import_scenegen(found):
+        if found and Path(found).resolve() != Path(sys.executable).resolve() and can_import_scenegen(found):
             return found
     return None
 
@@ -74,6 +86,7 @@ def worker_env() -> dict[str, str]:
     """The environment for the worker: Blender's own Python settings removed, unbuffered output."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONNOUSERSITE")}
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONSAFEPATH"] = "1"  # Python 3.11+: the current folder is not put on sys.path (-m, -c)
     env["PYTHONIOENCODING"] = "utf-8"
     env.setdefault("PYOPENGL_PLATFORM", "egl")
     return env
@@ -87,6 +100,7 @@ class Job:
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.progress = 0.0
         self.message = f"{op}: waiting for the worker"
+        self.history: list[float] = []  # every progress value received, in order
         self.result: dict[str, Any] | None = None
         self.error: WorkerError | None = None
         self.cancel_requested_at: float | None = None
@@ -118,6 +132,8 @@ class Job:
         if kind == "progress":
             self.progress = float(event.get("progress", self.progress))
             self.message = str(event.get("message", self.message))
+            if len(self.history) < 100_000:
+                self.history.append(self.progress)
         elif kind == "result":
             self.progress, self.result = 1.0, event.get("result") or {}
         elif kind == "error":
@@ -176,7 +192,7 @@ class WorkerClient:
         try:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                cwd=self.cwd, env=worker_env(), text=True, encoding="utf-8", bufsize=1,
+                cwd=self.cwd or neutral_cwd(), env=worker_env(), text=True, encoding="utf-8", bufsize=1,
                 creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
             )
         except OSError as exc:

@@ -10,10 +10,15 @@ talk to it line by line, UTF-8, one JSON object per line:
 
 On start the worker says ``{"id": null, "event": "ready", "protocol": 1, "version": ...}``. Requests are
 read by a thread, so ``{"op": "cancel", "params": {"target": "7"}}`` (no target: the running job) is seen
-while a job runs; the job stops at its next step boundary (a step is never interrupted: a client that
-cannot wait kills the process). ``{"op": "shutdown"}`` replies and exits; so does end of input, which
-also cancels the running job and exits after EOF_GRACE_S even if a step is still running (the client
-has gone). Nothing but protocol lines is written to stdout (stray prints go to stderr).
+while a job runs; the job stops at its next check: between decode tiles, maps, build stages, export items
+(an export's child processes are killed), typically within a few tenths of a second, and leaves no partial
+files (a client that cannot wait kills the process). ``{"op": "shutdown"}`` replies and exits; so does end
+of input, which also cancels the running job and exits after EOF_GRACE_S even if a step is still running
+(the client has gone). Nothing but protocol lines is written to stdout (stray prints go to stderr).
+
+Every request line gets an answer, malformed or not: a line that is not UTF-8, not JSON, nested too deep,
+longer than MAX_REQUEST_BYTES or not an object with a string ``op`` is answered by a ``protocol`` error
+carrying the request's id when one can be read from the line (else ``null``); the reader keeps going.
 
 Ops (params; ``model``/``sprite_model`` default to the worker's ``--model`` / the shipped models):
 
@@ -23,8 +28,10 @@ Ops (params; ``model``/``sprite_model`` default to the worker's ``--model`` / th
   roughness_range, ao_strength, metallic} → name, files {basecolor, normal, roughness, height, ao, orm}
 * ``material_from_image`` {image, seed, size, out_dir, ...} → as ``material``
 * ``sprites`` {class, seed, count, size, sprite_model, out_dir} → files (RGBA PNGs)
-* ``build_scene`` {scene, out_dir, cache, allow_outside} → glb, files (the scene builder, progress relayed)
-* ``export_library`` {spec, out_dir, target, workers} → manifest, summary (``scenegen export`` as a child)
+* ``build_scene`` {scene, out_dir, cache, allow_outside} → name, glb, files, warnings (the scene builder,
+  progress relayed; files a previous build of the same scene wrote into out_dir and this one did not are removed)
+* ``export_library`` {spec, out_dir, target, workers} → manifest, summary, items, failed (the exporter in a
+  child process; a progress event per finished item with ``done``/``total``/``item``)
 
 Material sets are written atomically with a ``NAME_material.json`` record; the same request with the
 same model returns the verified set already on disk (``cached``) and otherwise gives byte-identical files.
@@ -36,21 +43,38 @@ import json
 import os
 import queue
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
 import traceback
+import uuid
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import IO, Any, Callable
 
 from . import __version__
 from .errors import ScenegenError
 
 PROTOCOL = 1
 EOF_GRACE_S = 5.0  # after end of input, how long the running step may take before the process exits
+MAX_REQUEST_BYTES = 64 * 1024  # a request is a few paths and numbers; a longer line is refused unread
+PROGRESS_EVERY_S = 0.25  # at most this often a progress event with the same message (the cancel check runs every call)
+BUILD_RECORD = ".scenegen-build.json"  # in a build's out_dir: the scene file and the files its last build wrote
+_PARTIAL = ".scenegen-partial-"  # material sets are written into out_dir/<_PARTIAL><pid>-<hex>/ and moved out whole
 _REQUIRED = object()
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_ID_IN_LINE = re.compile(rb'"id"\s*:\s*("(?:[^"\\\n]|\\.){0,200}"|-?\d{1,18})')
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """A user value for an error message: its repr, cut to about ``limit`` characters."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"<{type(value).__name__} nested too deep>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class Cancelled(BaseException):
@@ -78,7 +102,7 @@ class Params:
     def str(self, key: str, default: Any = _REQUIRED) -> Any:
         value = self._value(key, default)
         if value is not default and not isinstance(value, str):
-            raise ScenegenError(f"params.{key} must be a string, got {value!r}")
+            raise ScenegenError(f"params.{key} must be a string, got {_show(value)}")
         return value
 
     def int(self, key: str, default: Any = _REQUIRED, *, low: int | None = None, high: int | None = None) -> Any:
@@ -86,7 +110,7 @@ class Params:
         if value is default:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-            raise ScenegenError(f"params.{key} must be an integer, got {value!r}")
+            raise ScenegenError(f"params.{key} must be an integer, got {_show(value)}")
         value = int(value)
         if (low is not None and value < low) or (high is not None and value > high):
             raise ScenegenError(f"params.{key} must be between {low} and {high}, got {value}")
@@ -97,13 +121,13 @@ class Params:
         if value is default:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ScenegenError(f"params.{key} must be a number, got {value!r}")
+            raise ScenegenError(f"params.{key} must be a number, got {_show(value)}")
         return float(value)
 
     def bool(self, key: str, default: Any = _REQUIRED) -> Any:
         value = self._value(key, default)
         if value is not default and not isinstance(value, bool):
-            raise ScenegenError(f"params.{key} must be true or false, got {value!r}")
+            raise ScenegenError(f"params.{key} must be true or false, got {_show(value)}")
         return value
 
     def path(self, key: str, default: Any = _REQUIRED) -> Any:
@@ -123,16 +147,31 @@ class Job:
     def __init__(self, worker: "Worker", request_id: Any, op: str, params: Params) -> None:
         self.worker, self.id, self.op, self.params = worker, request_id, op, params
         self.cancel_event = threading.Event()
+        self._last: tuple[float, str, float] | None = None  # (fraction, message, time) of the last event sent
 
     def check(self) -> None:
         """Raise :class:`Cancelled` if the client cancelled this job."""
         if self.cancel_event.is_set():
             raise Cancelled()
 
-    def progress(self, fraction: float, message: str) -> None:
-        """Report progress in [0, 1] with a short message, then honour a pending cancel."""
-        self.check()
-        self.worker.send({"id": self.id, "event": "progress", "progress": round(float(fraction), 4), "message": message})
+    def progress(self, fraction: float, message: str, force: bool = True, check: bool = True, **extra: Any) -> None:
+        """Honour a pending cancel (unless ``check`` is False), then report progress in [0, 1] with a short
+        message (and ``extra`` fields). With ``force=False`` (many small steps, e.g. decode tiles) an event
+        is sent only when the message changes or PROGRESS_EVERY_S has passed; the cancel check always runs.
+        """
+        if check:
+            self.check()
+        fraction = round(float(fraction), 4)
+        now = time.monotonic()
+        last = self._last
+        if not force and last is not None and last[1] == message and now - last[2] < PROGRESS_EVERY_S:
+            return
+        self._last = (fraction, message, now)
+        self.worker.send({"id": self.id, "event": "progress", "progress": fraction, "message": message, **extra})
+
+    def span(self, start: float, end: float, message: str) -> Callable[[float], None]:
+        """A ``progress(fraction)`` callback for one step (decode tiles …) mapped onto [start, end] of the job."""
+        return lambda fraction: self.progress(start + (end - start) * min(max(float(fraction), 0.0), 1.0), message, force=False)
 
     def model(self) -> Any:
         """``params.model`` or the worker's default model directory (None: the shipped model)."""
@@ -179,7 +218,7 @@ def _material_options(params: Params) -> dict[str, Any]:
     if params.raw.get("roughness_range") is not None:
         value = params.raw["roughness_range"]
         if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-            raise ScenegenError(f"params.roughness_range must be [low, high], got {value!r}")
+            raise ScenegenError(f"params.roughness_range must be [low, high], got {_show(value)}")
         options["roughness_range"] = (float(value[0]), float(value[1]))
     return options
 
@@ -209,14 +248,68 @@ def _write_material(job: Job, make: Callable[[Any], Any], name: str, request: di
         return {"name": name, "files": cached[0], "cached": True, "model_hash": model.model_hash,
                 "params": cached[1], "seconds": 0.0}
     started = time.perf_counter()
-    job.progress(0.1, f"generating {name} ({request['size']}×{request['size']})")
-    material = make(model)
+    message = f"generating {name} ({request['size']}×{request['size']})"
+    job.progress(0.1, message)
+    material = make(model, job.span(0.1, 0.8, message))
     job.progress(0.85, "writing maps")
-    written = save_material(material, out_dir, normal_convention=convention, preview=preview)
-    files = {key: str(path) for key, path in written.items()}
+    files = _save_whole(job, lambda folder, step: save_material(material, folder, normal_convention=convention,
+                                                                  preview=preview, progress=step), out_dir)
     _write_sidecar(sidecar, record, files, material.params)
     return {"name": name, "files": files, "cached": False, "model_hash": model.model_hash,
             "params": material.params, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _save_whole(job: Job, save: Callable[[Path, Callable[[str], None]], dict[str, Path]], out_dir: Path) -> dict[str, str]:
+    """Run ``save(folder, after_each_file)`` into a private folder inside ``out_dir`` on a thread, then move
+    the files out (``{key: final path}``). A cancel returns at once (Cancelled) and the thread, which stops
+    after its current file, removes the private folder: a set appears whole or not at all."""
+    _remove_dead_partials(out_dir)
+    folder = out_dir / f"{_PARTIAL}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    folder.mkdir()
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def step(_name: str) -> None:
+        if job.cancel_event.is_set():
+            raise Cancelled()
+
+    def run() -> None:
+        try:
+            outcome["written"] = save(folder, step)
+        except BaseException as exc:  # noqa: BLE001 - handed to the job's thread (or dropped after a cancel)
+            outcome["error"] = exc
+        finally:
+            if job.cancel_event.is_set() or "error" in outcome:
+                shutil.rmtree(folder, ignore_errors=True)
+            done.set()
+
+    threading.Thread(target=run, name="scenegen-worker-save", daemon=True).start()
+    while not done.wait(0.05):
+        job.check()  # the thread sees the flag too and removes the folder when its file is done
+    if job.cancel_event.is_set():  # cancelled as the last file was written
+        shutil.rmtree(folder, ignore_errors=True)
+        raise Cancelled()
+    if "error" in outcome:
+        raise outcome["error"]
+    files = {}
+    for key, path in outcome["written"].items():
+        target = out_dir / Path(path).name
+        os.replace(path, target)
+        files[key] = str(target)
+    shutil.rmtree(folder, ignore_errors=True)
+    return files
+
+
+def _remove_dead_partials(out_dir: Path) -> None:
+    """Remove private save folders left by worker processes that no longer run (killed mid-write)."""
+    for path in out_dir.glob(f"{_PARTIAL}*"):
+        try:
+            pid = int(path.name[len(_PARTIAL):].split("-", 1)[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):
+            continue
 
 
 def _cached_files(sidecar: Path, record: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]] | None:
@@ -264,8 +357,8 @@ def op_material(job: Job) -> dict[str, Any]:
     seed, size, options = _material_request(p)
     name = p.str("name", None) or _safe_name(f"{cls}_{seed}_{size}")
 
-    def make(model: Any) -> Any:
-        return api.generate_material(cls, seed, size, model=model, name=name, **options)
+    def make(model: Any, progress: Callable[[float], None]) -> Any:
+        return api.generate_material(cls, seed, size, model=model, name=name, progress=progress, **options)
 
     request = {"op": "material", "class": cls, "seed": seed, "size": size, "name": name, "options": options}
     return _write_material(job, make, name, request, check=lambda model: api.class_index(model, cls))
@@ -281,8 +374,8 @@ def op_material_from_image(job: Job) -> dict[str, Any]:
     seed, size, options = _material_request(p)
     name = p.str("name", None) or _safe_name(f"{image.stem}_{seed}_{size}")
 
-    def make(model: Any) -> Any:
-        return api.material_from_image(image, size, seed, model=model, name=name, **options)
+    def make(model: Any, progress: Callable[[float], None]) -> Any:
+        return api.material_from_image(image, size, seed, model=model, name=name, progress=progress, **options)
 
     request = {"op": "material_from_image", "image": str(image), "image_sha256": sha256_file(image),
                "seed": seed, "size": size, "name": name, "options": options}
@@ -317,43 +410,22 @@ def op_sprites(job: Job) -> dict[str, Any]:
     return {"class": cls, "files": files, "model_hash": model.model_hash, "seconds": round(time.perf_counter() - started, 3)}
 
 
-def _run_cli(job: Job, args: list[str], what: str) -> str:
-    """Run ``python -m scenegen ARGS`` as a child (cancellable between polls); its stdout on success."""
-    child = subprocess.Popen([sys.executable, "-m", "scenegen", *args], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        while True:
-            try:
-                out, err = child.communicate(timeout=0.2)
-                break
-            except subprocess.TimeoutExpired:
-                if job.cancel_event.is_set():
-                    child.kill()
-                    child.communicate()
-                    raise Cancelled() from None
-    finally:
-        if child.poll() is None:
-            child.kill()
-    if child.returncode != 0:
-        lines = [line.strip() for line in err.splitlines() if line.strip()]
-        message = next((line[len("error: "):] for line in reversed(lines) if line.startswith("error: ")), None)
-        raise ScenegenError(message or f"{what} failed (exit code {child.returncode}): {lines[-1] if lines else 'no output'}")
-    return out
-
-
 def op_build_scene(job: Job) -> dict[str, Any]:
     """Build ``params.scene`` (a scene.json) with the scene builder; returns the GLB and render it wrote.
 
-    The builder's progress lines are relayed; a cancel takes effect at its next progress line.
+    The builder's progress lines are relayed and a cancel takes effect at the next one (before any file is
+    written). ``out_dir`` keeps a record of the scene and the files its build wrote: a rebuild of the same
+    scene removes what the previous build wrote and this one no longer does, and touches nothing else.
     """
     from .build import BuildOptions, build_scene
+    from .fsutil import atomic_write_text
 
     p = job.params
     spec = p.existing_file("scene")
     try:
         json.loads(spec.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ScenegenError(f"{spec}: not valid JSON ({exc})") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ScenegenError(f"{spec}: not valid JSON ({str(exc)[:120]})") from None
     out_dir = job.out_dir()
     options = BuildOptions(
         out_dir=out_dir,
@@ -366,38 +438,173 @@ def op_build_scene(job: Job) -> dict[str, Any]:
 
     def relay(message: str) -> None:
         lines[0] += 1
-        job.progress(min(0.05 + 0.04 * lines[0], 0.95), message.strip())
+        text = message.strip()
+        # "write" is reported after the files are written: the build is done, a cancel now changes nothing
+        job.progress(min(0.05 + 0.04 * lines[0], 0.95), text, check=not text.startswith("write"))
 
     job.progress(0.02, f"building {spec.name}")
     started = time.perf_counter()
+    previous = _read_build_record(out_dir)
     result = build_scene(spec, options, progress=relay)
     files = {name: str(path) for name, path in result.files.items()}
     glb = next((path for path in files.values() if path.endswith(".glb")), None)
     if glb is None:
         raise ScenegenError(f"{spec}: the scene builder wrote no .glb into {out_dir}")
-    return {"glb": glb, "files": files, "out_dir": str(out_dir), "warnings": list(result.warnings),
-            "counts": dict(result.counts), "seconds": round(time.perf_counter() - started, 3)}
+    if previous.get("scene") == str(spec):
+        for name in set(previous.get("files", [])) - set(files):
+            if isinstance(name, str) and name == Path(name).name and not name.startswith("."):
+                (out_dir / name).unlink(missing_ok=True)
+    atomic_write_text(out_dir / BUILD_RECORD, json.dumps({"scene": str(spec), "files": sorted(files)}, indent=1) + "\n")
+    return {"name": str(result.summary.get("scene", spec.stem)), "glb": glb, "files": files, "out_dir": str(out_dir),
+            "warnings": list(result.warnings), "counts": dict(result.counts),
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _read_build_record(out_dir: Path) -> dict[str, Any]:
+    try:
+        record = json.loads((out_dir / BUILD_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def op_export_library(job: Job) -> dict[str, Any]:
-    """Batch-export a library (``scenegen export LIBRARY --out DIR --target T``); returns its summary."""
+    """Batch-export a library (what ``scenegen export LIBRARY --out DIR --target T`` does) in a child process.
+
+    A progress event per finished item (``done``, ``total``, ``item``); a cancel kills the child and its
+    processes and removes their temporary files: the items already exported stay, whole and verified, for
+    the next run to skip.
+    """
     p = job.params
     spec = p.existing_file("spec")
     out_dir = job.out_dir()
     target = p.str("target", "gltf")
-    job.progress(0.05, f"exporting {spec.name} for {target}")
+    request = {"spec": str(spec), "out_dir": str(out_dir), "target": target,
+               "workers": p.int("workers", None, low=1, high=256), "model": job.model(),
+               "sprite_model": p.str("sprite_model", None)}
+    job.progress(0.02, f"exporting {spec.name} for {target}")
     started = time.perf_counter()
-    args = ["export", str(spec), "--out", str(out_dir), "--target", target, "--quiet"]
-    if job.model() is not None:
-        args += ["--model", str(job.model())]
-    if p.str("sprite_model", None):
-        args += ["--sprite-model", p.str("sprite_model")]
-    if p.int("workers", None, low=1, high=256) is not None:
-        args += ["--workers", str(p.int("workers", None))]
-    out = _run_cli(job, args, "scenegen export")
+    final = _run_export_child(job, request)
+    if "error" in final:
+        raise ScenegenError(str(final["error"]))
+    failed = [list(entry) for entry in final.get("failed", [])]
+    if failed:
+        name, error = failed[0]
+        raise ScenegenError(f"{len(failed)} of {final.get('total')} items failed (the others were exported to {out_dir}); "
+                            f"first: {name}: {error}")
     manifest = out_dir / "manifest.json"
     return {"out_dir": str(out_dir), "manifest": str(manifest) if manifest.is_file() else None,
-            "summary": out.strip().splitlines()[:1], "seconds": round(time.perf_counter() - started, 3)}
+            "summary": list(final.get("summary", []))[:1], "items": final.get("total"), "built": final.get("built"),
+            "skipped": final.get("skipped"), "failed": failed, "seconds": round(time.perf_counter() - started, 3)}
+
+
+_EXPORT_CHILD = "import sys; from scenegen.worker import export_child; sys.exit(export_child(sys.argv[1]))"
+
+
+def _run_export_child(job: Job, request: dict[str, Any]) -> dict[str, Any]:
+    """Run :func:`export_child` and relay its item lines as progress; returns its last (summary or error) line."""
+    child = subprocess.Popen([sys.executable, "-c", _EXPORT_CHILD, json.dumps(request)], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                             errors="replace", start_new_session=os.name == "posix")
+    lines: queue.Queue[str | None] = queue.Queue()
+    stderr: list[str] = []
+
+    def pump(stream: IO[str], sink: Callable[[str], None], end: Callable[[], None]) -> None:
+        for line in stream:
+            sink(line)
+        end()
+
+    threading.Thread(target=pump, args=(child.stdout, lines.put, lambda: lines.put(None)), daemon=True).start()
+    threading.Thread(target=pump, args=(child.stderr, lambda line: stderr.append(line) if len(stderr) < 200 else None,
+                                        lambda: None), daemon=True).start()
+    final: dict[str, Any] = {}
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=0.05)
+            except queue.Empty:
+                job.check()
+                continue
+            if line is None:
+                break
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(message, dict):
+                continue
+            if "done" in message:
+                done, total = int(message["done"]), max(int(message["total"]), 1)
+                job.progress(0.05 + 0.9 * done / total, f"exported {done}/{total}: {message.get('item')}",
+                             done=done, total=total, item=message.get("item"))
+            elif "total" in message and len(message) == 1:
+                job.progress(0.05, f"exporting {message['total']} item(s)", done=0, total=message["total"])
+            else:
+                final = message
+        code = child.wait()
+    except BaseException:
+        _kill_tree(child)
+        from .export.manifest import remove_stale_temporaries
+
+        remove_stale_temporaries(request["out_dir"])
+        raise
+    if not final:
+        lines_ = [line.strip() for line in stderr if line.strip()]
+        raise ScenegenError(f"scenegen export failed (exit code {code}): {lines_[-1] if lines_ else 'no output'}")
+    return final
+
+
+def _kill_tree(child: subprocess.Popen[str]) -> None:
+    """Kill a child started in its own session, with the processes it started (an export's pool)."""
+    if child.poll() is None:
+        try:
+            if os.name == "posix":
+                os.killpg(child.pid, signal.SIGKILL)
+            else:
+                subprocess.run(["taskkill", "/F", "/T", "/PID", str(child.pid)], capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            child.kill()
+    child.wait()
+
+
+def export_child(request_json: str) -> int:
+    """The export child's entry point: export the library described by ``request_json`` and write one JSON
+    line per event to stdout: ``{"total": n}``, ``{"done": i, "total": n, "item": name, "ok": bool}`` after
+    each item, then ``{"summary": [...], "failed": [...], "total", "built", "skipped"}`` or ``{"error": ...}``."""
+    from .export import run as export_run
+
+    request = json.loads(request_json)
+    stream = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not mix with the event lines
+    sys.stdout = sys.stderr
+
+    def emit(message: dict[str, Any]) -> None:
+        stream.write(json.dumps(message, default=str) + "\n")
+        stream.flush()
+
+    class ItemProgress(export_run.Progress):
+        """The exporter's progress counter, reporting every finished item as a line."""
+
+        def __init__(self, total: int, **_options: Any) -> None:
+            super().__init__(total, enabled=False)
+            emit({"total": total})
+
+        def update(self, name: str, ok: bool = True) -> None:
+            super().update(name, ok)
+            emit({"done": self.done, "total": self.total, "item": name, "ok": ok})
+
+    export_run.Progress = ItemProgress  # type: ignore[misc]  # this process only: it exits after one export
+    try:
+        summary = export_run.export_library(request["spec"], request["out_dir"], target=request["target"],
+                                            workers=request["workers"], model=request["model"],
+                                            sprite_model=request["sprite_model"], progress=True)
+    except ScenegenError as exc:
+        emit({"error": str(exc)})
+        return 2
+    emit({"summary": summary.text().splitlines(), "failed": summary.failed, "total": summary.total,
+          "built": summary.built, "skipped": summary.skipped})
+    return 0
 
 
 OPS: dict[str, Callable[[Job], dict[str, Any]]] = {
@@ -413,12 +620,28 @@ CONTROL_OPS = ("cancel", "shutdown")
 
 
 # ------------------------------------------------------------------------------------------------- loop
+def _valid_id(value: Any) -> bool:
+    return value is None or isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def _salvage_id(raw: bytes) -> Any:
+    """The ``"id"`` of a line that could not be parsed, if its start shows one (a string or an integer), else None."""
+    match = _ID_IN_LINE.search(raw[:4096])
+    if match is None:
+        return None
+    try:
+        value = json.loads(match.group(1).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if _valid_id(value) else None
+
+
 class Worker:
     """Reads requests on a thread, runs jobs one at a time on the calling thread, writes replies."""
 
-    def __init__(self, stdin: TextIO, stdout: TextIO, *, model: str | None = None, out_dir: str | None = None,
+    def __init__(self, stdin: IO[Any], stdout: IO[str], *, model: str | None = None, out_dir: str | None = None,
                  exit_on_eof: bool = False) -> None:
-        self.stdin, self.stdout = stdin, stdout
+        self.stdin, self.stdout = stdin, stdout  # stdin: bytes (as serve_stdio opens it) or text
         self.exit_on_eof = exit_on_eof
         self.model, self.out_dir = model, out_dir
         self._lock = threading.Lock()
@@ -436,23 +659,75 @@ class Worker:
     def error(self, request_id: Any, code: str, message: str) -> None:
         self.send({"id": request_id, "event": "error", "code": code, "message": message})
 
+    def _lines(self) -> Any:
+        """``(line, too_long)`` per input line as bytes, at most MAX_REQUEST_BYTES of it kept (the rest of a
+        longer line is read and dropped), until end of input."""
+        limit = MAX_REQUEST_BYTES
+        while True:
+            chunk = self.stdin.readline(limit + 1)
+            if not chunk:
+                return
+            if isinstance(chunk, str):
+                chunk = chunk.encode("utf-8", "surrogateescape")
+            if len(chunk) <= limit or chunk.endswith(b"\n"):
+                yield chunk, False
+                continue
+            while chunk and not chunk.endswith(b"\n"):  # drop the rest of the over-long line
+                rest = self.stdin.readline(limit)
+                if not rest:
+                    break
+                chunk = chunk[:limit] + (rest.encode("utf-8", "surrogateescape") if isinstance(rest, str) else rest)
+            yield chunk[:limit], True
+
+    def _parse(self, number: int, raw: bytes, too_long: bool) -> dict[str, Any] | None:
+        """The request on one line, or None after answering it with a protocol error."""
+        if too_long:
+            self.error(_salvage_id(raw), "protocol", f"request line {number} is longer than {MAX_REQUEST_BYTES} bytes")
+            return None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.error(_salvage_id(raw), "protocol", f"request line {number} is not UTF-8 (byte {exc.start + 1})")
+            return None
+        try:
+            request = json.loads(text)
+        except RecursionError:
+            self.error(_salvage_id(raw), "protocol", f"request line {number} is nested too deep")
+            return None
+        except ValueError as exc:
+            self.error(_salvage_id(raw), "protocol", f"request line {number} is not JSON: {str(exc)[:120]}")
+            return None
+        request_id = request.get("id") if isinstance(request, dict) else None
+        if not _valid_id(request_id):
+            self.error(None, "protocol", f"request line {number}: 'id' must be a string or a number, got {_show(request_id)}")
+            return None
+        if not isinstance(request, dict) or not isinstance(request.get("op"), str):
+            self.error(request_id, "protocol", f"request line {number} must be an object with a string 'op'")
+            return None
+        return request
+
     def _read(self) -> None:
-        for number, line in enumerate(self.stdin, 1):
-            if not line.strip():
-                continue
-            try:
-                request = json.loads(line)
-            except ValueError as exc:
-                self.error(None, "protocol", f"request line {number} is not JSON: {exc}")
-                continue
-            if not isinstance(request, dict) or not isinstance(request.get("op"), str):
-                self.error(request.get("id") if isinstance(request, dict) else None, "protocol",
-                           f"request line {number} must be an object with a string 'op'")
-                continue
-            if request["op"] == "cancel":
-                self._cancel(request)
-            else:
-                self._queue.put(request)
+        number = 0
+        try:
+            for raw, too_long in self._lines():
+                number += 1
+                if not raw.strip():
+                    continue
+                try:
+                    request = self._parse(number, raw, too_long)
+                    if request is None:
+                        continue
+                    if request["op"] == "cancel":
+                        self._cancel(request)
+                    else:
+                        self._queue.put(request)
+                except BrokenPipeError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the reader must survive any line
+                    traceback.print_exc(file=sys.stderr)
+                    self.error(None, "internal", f"request line {number}: {type(exc).__name__}: {str(exc)[:200]}")
+        except (OSError, ValueError):  # stdin or stdout closed under us: the client has gone
+            pass
         current = self._current
         if current is not None:
             current.cancel_event.set()
@@ -522,12 +797,25 @@ class Worker:
 
 def serve_stdio(*, model: str | None = None, out_dir: str | None = None) -> int:
     """Run the worker on this process's stdin/stdout; stray writes to stdout are sent to stderr."""
+    _default_models_from_install()
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", newline="\n")
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
-    stdin = open(sys.stdin.fileno(), "r", encoding="utf-8", closefd=False)
+    stdin = open(sys.stdin.fileno(), "rb", buffering=0 if os.name == "nt" else -1, closefd=False)
     try:
         return Worker(stdin, protocol_out, model=model, out_dir=out_dir, exit_on_eof=True).serve()
     except BrokenPipeError:
         return 0
+
+
+def _default_models_from_install() -> None:
+    """A scenegen installed from a wheel has no checkout around it: its shipped models lie in
+    ``<prefix>/share/scenegen/models`` (the wheel's data files). Point ``$SCENEGEN_MODEL`` and
+    ``$SCENEGEN_SPRITE_MODEL`` there when they are unset and the checkout's ``assets/models`` is absent."""
+    checkout = Path(__file__).resolve().parent.parent / "assets" / "models"
+    installed = Path(sys.prefix) / "share" / "scenegen" / "models"
+    for variable, name in (("SCENEGEN_MODEL", "default"), ("SCENEGEN_SPRITE_MODEL", "sprites")):
+        if not os.environ.get(variable) and not (checkout / name / "config.json").is_file() \
+                and (installed / name / "config.json").is_file():
+            os.environ[variable] = str(installed / name)

@@ -127,3 +127,24 @@ else:
         for obj in list(new.objects):
             bpy.data.objects.remove(obj)
         bpy.data.scenes.remove(new)
+
+    @pytest.fixture(scope="session")
+    def core_wheels(scenegen_python: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+        """A wheel folder holding only scenegen, built now from this checkout (``pip wheel --no-deps``, no
+        network, from a copy of the sources so that the checkout gets no build folder)."""
+        import shutil
+
+        root = tmp_path_factory.mktemp("core-wheels")
+        source = root / "src"
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(REPO / name, source / name)
+        shutil.copytree(REPO / "scenegen", source / "scenegen", ignore=ignore)
+        shutil.copytree(REPO / "assets" / "models", source / "assets" / "models", ignore=ignore)
+        wheels = root / "wheels"
+        result = subprocess.run([scenegen_python, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                                 "-q", "-w", str(wheels), str(source)], capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert [p.name for p in wheels.glob("scenegen-*.whl")], list(wheels.iterdir())
+        return wheels
