@@ -35,3 +35,9 @@ def quote(text: object, limit: int = QUOTE_LIMIT) -> str:
     if len(shown) <= limit:
         return shown
     return shown[: max(8, limit - 2)] + '…"'
+
+
+def cut(text: object, limit: int = QUOTE_LIMIT) -> str:
+    """User text for a message, as is when short, else cut to ``limit`` characters with an ellipsis."""
+    shown = " ".join(str(text).splitlines())
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

@@ -20,22 +20,29 @@ from .limits import MAX_IMAGE_PIXELS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".tga")
 
-# PIL's own guard stays as a second line behind image_header's check (which runs first and names the file).
-Image.MAX_IMAGE_PIXELS = 2 * MAX_IMAGE_PIXELS
+# Every image scenegen decodes goes through load_image / image_header, which check the size the header declares
+# against MAX_IMAGE_PIXELS before decoding and name the file; PIL's own guard would raise (or warn) first, in
+# its own words, so it is off.
+Image.MAX_IMAGE_PIXELS = None
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError,
                   KeyError, ZeroDivisionError, MemoryError, Image.DecompressionBombError)
 
 
+def _label(source: object) -> str:
+    return quote_path(source) if isinstance(source, (str, os.PathLike)) else str(getattr(source, "name", "image"))
+
+
 def _check_header(img: Image.Image, path: object, max_pixels: int) -> tuple[int, int]:
+    path = _label(path)
     width, height = img.size
     if width < 1 or height < 1:
-        raise ScenegenError(f"{quote_path(path)}: the image declares a size of {width}×{height} px")
+        raise ScenegenError(f"{path}: the image declares a size of {width}×{height} px")
     if width * height > max_pixels:
-        raise ScenegenError(f"{quote_path(path)}: the image declares {width}×{height} px "
+        raise ScenegenError(f"{path}: the image declares {width}×{height} px "
                             f"({width * height:,} pixels); the limit is {max_pixels:,}")
     frames = getattr(img, "n_frames", 1)
     if isinstance(frames, int) and frames > 1 and width * height * frames > 4 * max_pixels:
-        raise ScenegenError(f"{quote_path(path)}: {frames} frames of {width}×{height} px; too large")
+        raise ScenegenError(f"{path}: {frames} frames of {width}×{height} px; too large")
     return width, height
 
 
@@ -52,7 +59,7 @@ def image_header(path: str | os.PathLike[str] | BinaryIO, max_pixels: int = MAX_
         except ScenegenError:
             raise
         except _DECODE_ERRORS as exc:
-            raise ScenegenError(f"{quote_path(path)}: not a readable image ({_why(exc)})") from None
+            raise ScenegenError(f"{_label(path)}: not a readable image ({_why(exc)})") from None
 
 
 def _opened(source):  # a path (opened safely) or a binary file object (used as is, not closed)
@@ -86,7 +93,7 @@ def load_image(path: str | os.PathLike[str] | BinaryIO, mode: str = "RGB", max_p
         except ScenegenError:
             raise
         except _DECODE_ERRORS as exc:
-            raise ScenegenError(f"{quote_path(path)}: not a readable image ({_why(exc)})") from None
+            raise ScenegenError(f"{_label(path)}: not a readable image ({_why(exc)})") from None
     return array
 
 

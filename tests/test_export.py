@@ -159,7 +159,7 @@ def test_cli_errors_are_one_line(tmp_path: Path, tiny_model: Path) -> None:
     broken.write_text('{"materials": [\n  {"class": "brick",}\n]}')
     unknown = write_library(tmp_path / "u", tiny_model, [{"class": "basalt"}])
     for args, expected in [
-        (["export", str(broken), "--out", str(tmp_path / "o")], "invalid JSON at line 2"),
+        (["export", str(broken), "--out", str(tmp_path / "o")], "broken.json:2:"),
         (["export", str(unknown), "--out", str(tmp_path / "o")], "materials[0].class: unknown class 'basalt'"),
         (["export", str(unknown)], "usage: scenegen export"),
         (["export", "--verify", str(tmp_path)], "no export manifest here"),

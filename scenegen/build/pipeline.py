@@ -27,7 +27,7 @@ from ..imaging import encode_png
 from ..scene.compose import compose
 from ..scene.composed import SceneAssets
 from ..scene.gltf import scene_to_glb
-from ..scene.loader import LoadedScene, dump_spec, load_scene, used_names
+from ..scene.loader import LoadedScene, check_outputs, dump_spec, load_scene, used_names
 from ..scene.render import RenderSettings, render_scene
 from ..scene.spec import render_size_problem
 from .assets import AssetStore, ModelRef, default_sprite_model_dir, default_texture_model_dir, model_ref
@@ -118,6 +118,8 @@ def build_scene(path: str | os.PathLike[str], options: BuildOptions | None = Non
     spec = scene.spec
     settings = _render_settings(scene, options)
     out_dir = Path(options.out_dir) if options.out_dir is not None else Path("out") / spec.name
+    check_outputs(scene, out_dir, {k: v for k, v in spec.outputs.model_dump().items()
+                                   if k != "gpu_instancing" and isinstance(v, str)})  # before any work
     stage("spec")
 
     cache = Cache(CACHE_NAMESPACE, options.cache_root) if options.use_cache else None

@@ -19,9 +19,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.library or not args.out:
         raise ScenegenError("usage: scenegen export LIBRARY.json --out DIR [--target ...] (or --verify DIR)")
     from ..export.run import export_library
+    from ..limits import max_workers
 
+    if args.workers is not None and args.workers < 1:
+        raise ScenegenError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers is not None and args.ray is None and args.workers > max_workers():  # local processes
+        raise ScenegenError(f"--workers must be from 1 to {max_workers()} on this machine (twice its cores, and what "
+                            f"its free memory holds at ~1 GB a worker), got {args.workers}")
     summary = export_library(args.library, args.out, target=args.target, workers=args.workers, ray=args.ray,
-                             model=args.model, sprite_model=args.sprite_model, progress=not args.quiet)
+                             model=args.model, sprite_model=args.sprite_model, progress=not args.quiet,
+                             allow_outside=args.allow_outside)
     text = summary.text().splitlines()
     for line in text[:2]:
         print(line)
@@ -61,5 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="texture model directory (default: library's, else the shipped one)")
     p.add_argument("--sprite-model", default=None, help="sprite model directory (default: library's, else shipped)")
     p.add_argument("--verify", metavar="DIR", default=None, help="check DIR's files against its manifest and exit")
+    p.add_argument("--allow-outside", action="store_true",
+                   help="allow photos named by the library to lie outside the library file's folder")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=run)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import ScenegenError
+from ..errors import ScenegenError, cut
 from . import say
 
 CONVENTIONS = ("opengl", "directx")
@@ -57,9 +57,10 @@ def _safe_name(text: str) -> str:
 def _plan(args: argparse.Namespace, classes: tuple[str, ...]) -> list[tuple[str, int]]:
     """(name, seed) of every material requested."""
     from ..api import check_grain
+    from ..limits import MAX_VARIATIONS
 
-    if args.variations < 1:
-        raise ScenegenError(f"--variations must be at least 1, got {args.variations}")
+    if not 1 <= args.variations <= MAX_VARIATIONS:
+        raise ScenegenError(f"--variations must be from 1 to {MAX_VARIATIONS:,}, got {args.variations}")
     if args.seed < 0:
         raise ScenegenError(f"--seed must be >= 0, got {args.seed}")
     check_grain(args.grain, "--grain")
@@ -68,7 +69,7 @@ def _plan(args: argparse.Namespace, classes: tuple[str, ...]) -> list[tuple[str,
     if args.scale != 1.0 and args.photo is None:
         raise ScenegenError("--scale applies to --from-image only")
     if args.cls is not None and args.cls not in classes:
-        raise ScenegenError(f"unknown class '{args.cls}'; this model knows: {', '.join(classes)}")
+        raise ScenegenError(f"unknown class '{cut(args.cls)}'; this model knows: {', '.join(classes)}")
     base = args.name or (args.cls if args.cls is not None else _safe_name(Path(args.photo).stem))
     seeds = range(args.seed, args.seed + args.variations)
     if args.name and args.variations == 1:

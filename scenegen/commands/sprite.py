@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import ScenegenError
+from ..errors import ScenegenError, cut
 from . import say
 
 BATCH = 64  # sprites generated (and decoded together: fastest on CPU) per step of the progress bar
@@ -27,13 +27,16 @@ def _check_args(args: argparse.Namespace) -> None:
 
     if args.cls is None:
         raise ScenegenError("name a sprite class (scenegen sprite --list shows them)")
+    from ..limits import MAX_SPRITE_COUNT, SPRITE_MEMORY_BYTES
+
     check_sprite_size(args.size)
-    if args.count < 1:
-        raise ScenegenError(f"--count must be at least 1, got {args.count}")
+    most = max(1, min(MAX_SPRITE_COUNT, SPRITE_MEMORY_BYTES // (args.size * args.size * 16)))
+    if not 1 <= args.count <= most:
+        raise ScenegenError(f"--count must be from 1 to {most:,} at --size {args.size}, got {args.count}")
     if args.seed < 0:
         raise ScenegenError(f"--seed must be >= 0, got {args.seed}")
-    if not args.height_m > 0:
-        raise ScenegenError(f"--height-m must be positive, got {args.height_m}")
+    if not 0 < args.height_m <= 1000:  # also refuses inf and nan
+        raise ScenegenError(f"--height-m must be a number of metres above 0 and at most 1000, got {args.height_m}")
     if not 0.0 <= args.temperature <= 2.0:
         raise ScenegenError(f"--temperature must be within 0–2, got {args.temperature}")
     out = Path(args.out)
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..export.sprite_files import billboard_glb
-    from ..fsutil import atomic_write_bytes, atomic_write_text
+    from ..fsutil import atomic_write_bytes, atomic_write_text, write_failure
     from ..imaging import save_png
     from ..sprite_gen import generate_sprites, load_sprite_model
     from ..sprites import contact_sheet, pack_atlas
@@ -63,9 +66,12 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(model.classes))
         return 0
     if args.cls not in model.classes:
-        raise ScenegenError(f"unknown class '{args.cls}'; this model knows: {', '.join(model.classes)}")
+        raise ScenegenError(f"unknown class '{cut(args.cls)}'; this model knows: {', '.join(model.classes)}")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_failure(out, exc) from None
     cls, seed = args.cls, args.seed
     names = [f"{cls}_{seed}_{i}" for i in range(args.count)]
     sprites = []

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
             raise ScenegenError(f"{flag} must be a finite number ≥ 0, got {value:g}")
     if args.crop % 8 or args.crop < 64:
         raise ScenegenError("--crop must be a multiple of 8 and at least 64")
+    _check_run_args(args)
     tcfg = TrainConfig(
         steps=args.steps, batch=args.batch, seed=args.seed, lr=args.lr,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
@@ -52,6 +53,38 @@ def run(args: argparse.Namespace) -> int:
     start = f"fine-tuned from {init_from}" if init_from is not None else "trained from scratch"
     say(f"model written to {out} ({start}; samples in {out / 'samples'})")
     return 0
+
+
+def _check_run_args(args: argparse.Namespace) -> None:
+    """Every other argument checked before any data is read (one error line each)."""
+    from pathlib import Path
+
+    if not 0.0 < args.lr <= 1.0:  # also refuses nan and inf
+        raise ScenegenError(f"--lr must be a number above 0 and at most 1, got {args.lr:g}")
+    for flag, value in (("--checkpoint-every", args.checkpoint_every), ("--sample-every", args.sample_every)):
+        if value < 1:
+            raise ScenegenError(f"{flag} must be at least 1 (a step count), got {value}")
+    if args.seed < 0:
+        raise ScenegenError(f"--seed must be >= 0, got {args.seed}")
+    if args.crop > 1024:
+        raise ScenegenError(f"--crop must be at most 1024, got {args.crop}")
+    if args.batch > 1024:
+        raise ScenegenError(f"--batch must be at most 1024, got {args.batch}")
+    if args.latent_channels is not None and not 1 <= args.latent_channels <= 256:
+        raise ScenegenError(f"--latent-channels must be from 1 to 256, got {args.latent_channels}")
+    out = Path(args.out)
+    if "\x00" in args.out or "\x00" in args.data:
+        raise ScenegenError("--out and --data must not contain a NUL character")
+    if out.exists() and not out.is_dir():
+        raise ScenegenError(f"{out}: --out exists and is not a folder")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ScenegenError(f"{out}: --out lies inside {parent}, which is not a folder")
+            break
+    data = Path(args.data)
+    if not data.is_dir():
+        raise ScenegenError(f"{data}: --data is not a folder")
 
 
 def _shipped_model(mode: str) -> str | None:

@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 from ..errors import ScenegenError
-from ..fsutil import sha256_bytes, sha256_file
+from ..fsutil import sha256_bytes, sha256_file, write_failure
 from . import manifest as M
 from .executors import Executor, make_executor
 from .library import WorkItem, expand_library, load_library
@@ -174,18 +174,19 @@ class _Lock:
 def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, target: str = "gltf",
                    workers: Optional[int] = None, ray: Optional[str] = None, model: Optional[str] = None,
                    sprite_model: Optional[str] = None, progress: bool = True,
-                   on_item: Optional[Callable[[str], None]] = None) -> ExportSummary:
+                   on_item: Optional[Callable[[str], None]] = None, allow_outside: bool = False) -> ExportSummary:
     """Export every item of ``library_path`` into ``out_dir`` (resuming), then the contact sheet and manifest.
 
     ``workers``: local processes (default: the cores); ``ray``: ``"auto"``, ``"local"`` or a cluster address.
     Failed items are reported in the summary (and left out of the manifest); the others are kept.
+    ``allow_outside`` lets photos lie outside the library file's folder.
     """
     started = time.perf_counter()
     library_file = Path(library_path)
     source = str(library_file)
     target_spec = get_target(target)
     library = load_library(library_file)
-    items = expand_library(library, library_file.parent, source)
+    items = expand_library(library, library_file.parent, source, allow_outside=allow_outside)
     if not items:
         raise ScenegenError(f"{source}: the library lists no materials and no sprites")
     refs = _resolve_models(items, library, library_file.parent, model, sprite_model, source)
@@ -195,8 +196,11 @@ def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathL
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ScenegenError(f"{out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    lock = _Lock(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = _Lock(out)
+    except OSError as exc:
+        raise write_failure(out, exc) from None
     finished = False
     try:
         M.remove_stale_temporaries(out)

@@ -54,12 +54,33 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        """Rebuild from config.json's ``model`` section; ValueError (one line) for anything a CPU cannot build."""
+        if not isinstance(data, dict):
+            raise ValueError("the model section must be a JSON object")
         known = {f for f in cls.__dataclass_fields__}
         kwargs = {k: v for k, v in data.items() if k in known}
         for key in ("classes", "encoder_widths", "decoder_widths"):
             if key in kwargs:
+                if not isinstance(kwargs[key], (list, tuple)):
+                    raise ValueError(f"{key} must be a list")
                 kwargs[key] = tuple(kwargs[key])
+        for key, (low, high) in _BOUNDS.items():
+            values = kwargs.get(key, ())
+            for value in values if isinstance(values, tuple) else (values,):
+                if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                    raise ValueError(f"{key} must hold integers from {low} to {high}, got {str(value)[:40]}")
+        for key in ("encoder_widths", "decoder_widths"):
+            if key in kwargs and not 1 <= len(kwargs[key]) <= 8:
+                raise ValueError(f"{key} must list 1 to 8 widths, got {len(kwargs[key])}")
+        if any(not isinstance(c, str) or not c for c in kwargs.get("classes", ())):
+            raise ValueError("classes must be non-empty strings")
+        if kwargs.get("mode", "texture") not in ("texture", "sprite"):
+            raise ValueError(f"mode must be 'texture' or 'sprite', got {str(kwargs['mode'])[:40]}")
         return cls(**kwargs)
+
+
+_BOUNDS = {"latent_channels": (1, 256), "encoder_widths": (1, 4096), "decoder_widths": (1, 4096),
+           "cond_channels": (1, 1024), "crop_size": (8, 8192), "loss_margin": (0, 4096)}
 
 
 @dataclass

@@ -350,3 +350,14 @@ def _pick_model(annotation: Any, node: Any) -> type[BaseModel] | None:
 def dump_spec(spec: SceneSpec) -> str:
     """The fully defaulted spec as canonical JSON (for caches and summaries)."""
     return json.dumps(spec.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+
+
+def check_outputs(scene: LoadedScene, out_dir: Path, names: dict[str, str]) -> None:
+    """Refuse outputs ({"image": "render.png", …}) that would replace the scene file or a file it reads."""
+    inputs = {os.path.realpath(scene.path)} | {os.path.realpath(p) for p in scene.files.values()}
+    folder = os.path.realpath(out_dir)
+    for key, name in names.items():
+        target = os.path.join(folder, name)
+        if target in inputs:
+            raise scene.error(("outputs", key), f"'{name}' in {folder} is an input of this scene; writing it "
+                                                "would replace that file (choose another --out or name)")

@@ -214,9 +214,9 @@ class Locator:
         self.data = data
         self._positions: dict[tuple, int] | None = None
 
-    def real_path(self, loc: Iterable[Any]) -> tuple:
+    def real_path(self, loc: Iterable[Any], keep_last: bool = True) -> tuple:
         """The JSON path of a pydantic ``loc``: parts absent from the document (union tags such as 'box') are
-        dropped, except a final key (a missing or unknown key, which the message names)."""
+        dropped, except a final key when ``keep_last`` (a missing or unknown key, which the message names)."""
         loc = tuple(loc)
         node, out = self.data, []
         for index, part in enumerate(loc):
@@ -226,7 +226,7 @@ class Locator:
             elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
                 node = node[part]
                 out.append(part)
-            elif index == len(loc) - 1 and isinstance(node, dict) and isinstance(part, str):
+            elif keep_last and index == len(loc) - 1 and isinstance(node, dict) and isinstance(part, str):
                 out.append(part)
         return tuple(out)
 
@@ -268,7 +268,7 @@ def pydantic_error(locator: Locator, exc: Any, allowed: Callable[[tuple], list[s
 def _describe(locator: Locator, err: dict, allowed: Callable[[tuple], list[str]] | None) -> str:
     loc = tuple(err.get("loc", ()))
     kind = err.get("type", "")
-    path = locator.real_path(loc)
+    path = locator.real_path(loc, keep_last=kind in ("missing", "extra_forbidden"))
     if kind == "extra_forbidden" and path:
         key, parent = path[-1], path[:-1]
         close = difflib.get_close_matches(str(key), allowed(parent) if allowed else [], n=1, cutoff=0.6)
