@@ -36,23 +36,39 @@ def default_model_dir() -> Path:
 
 
 def load_model(path: str | os.PathLike[str] | None = None):  # -> scenegen.model.weights.LoadedModel
-    """Load (and cache) a verified model directory; no argument loads the shipped default model."""
-    from .model.weights import load_model_dir
+    """Load (and cache) a verified model directory; no argument loads the shipped default model.
+
+    Every call checks the directory's files again (a stat each while they are unchanged, see
+    :mod:`scenegen.model.directory`), so a model changed on disk is reloaded, or refused if tampered.
+    """
+    from .model.directory import inspect
 
     root = Path(path) if path is not None else default_model_dir()
+    if not root.exists():
+        raise ScenegenError(f"{root}: model directory not found")
+    info = inspect(root)
     key = str(root.resolve())
-    if key not in _MODEL_CACHE:
-        if not root.exists():
-            raise ScenegenError(f"{root}: model directory not found")
+    cached = _MODEL_CACHE.get(key)
+    if cached is None or cached.info is None or cached.info.identity != info.identity:
+        from .model.weights import load_model_dir
+
         _configure_torch()
-        _MODEL_CACHE[key] = load_model_dir(root)
+        _MODEL_CACHE[key] = load_model_dir(root, info)
     return _MODEL_CACHE[key]
 
 
 def _configure_torch() -> None:
+    """Deterministic kernels (warn where torch has none). ``torch.use_deterministic_algorithms`` also sets
+    ``torch._inductor.config.deterministic``, and importing that config imports the whole compiler stack
+    (torch._dynamo, torch._inductor: ~0.8–1.9 s); scenegen never compiles, so only the flag eager kernels read
+    is set, the very call that function makes after the config."""
     import torch
 
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None:  # pragma: no cover - a torch without the private setter
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        setter(True, warn_only=True)
 
 
 def _resolve(model) -> Any:
@@ -197,19 +213,31 @@ def _size_range(mode: str) -> dict[str, int]:
 
 
 def model_info(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Classes, parameter count, sizes and hashes of a model directory (verifies it too)."""
-    m = load_model(path)
-    files = {name: {"sha256": sha, "bytes": (m.path / name).stat().st_size} for name, sha in m.meta["files"].items()}
+    """Classes, parameter count, sizes and hashes of a model directory, without torch.
+
+    Every file is verified against its SHA-256 and the weight files' safetensors headers are read (what
+    loading would refuse first); the architecture itself is checked when the model is loaded.
+    """
+    from .model.directory import inspect, read_verified, safetensors_header
+
+    root = Path(path) if path is not None else default_model_dir()
+    m = inspect(root)
+    for name in ("model.safetensors", "prior.safetensors"):
+        safetensors_header(read_verified(m, name), str(m.file(name)))
+    files = {name: {"sha256": sha, "bytes": m.file(name).stat().st_size} for name, sha in m.files.items()}
+    training = m.meta.get("training") if isinstance(m.meta.get("training"), dict) else {}
+    metrics = m.meta.get("metrics") if isinstance(m.meta.get("metrics"), dict) else {}
     return {
         "path": str(m.path),
-        "mode": m.config.mode,
+        "mode": m.mode,
         "classes": list(m.classes),
         "parameters": m.meta.get("parameters"),
-        "latent": {"channels": m.config.latent_channels, "pixels_per_cell": m.config.scale},
-        "sizes": _size_range(m.config.mode),
+        "latent": {"channels": m.architecture.get("latent_channels", 8), "pixels_per_cell": m.pixels_per_cell},
+        "sizes": _size_range(m.mode),
         "model_hash": m.model_hash,
+        "identity": m.identity,
         "files": files,
-        "training": {k: v for k, v in m.meta.get("training", {}).items() if k in ("steps", "batch", "seed", "processes", "images", "wall_s")},
-        "command": m.meta.get("command", ""),
-        "metrics": m.meta.get("metrics", {}),
+        "training": {k: v for k, v in training.items() if k in ("steps", "batch", "seed", "processes", "images", "wall_s")},
+        "command": str(m.meta.get("command", "")),
+        "metrics": metrics,
     }

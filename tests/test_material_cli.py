@@ -16,7 +16,7 @@ from skimage import data as skdata
 from conftest import run_cli
 from scenegen import api
 from scenegen.cache import Cache, cache_key, request_record
-from scenegen.commands.material import _model_summary
+from scenegen.commands.material import _texture_model
 from scenegen.metrics import seam_ratio
 from scenegen.model.sample import condition_weights, decode, decode_canvas, latent_cells, sample_texture_latent
 
@@ -226,9 +226,9 @@ def test_from_image_makes_seamless_maps_from_a_non_tileable_photo(tiny_model: Pa
 
 
 def test_model_summary_matches_the_loaded_model(tiny_model: Path) -> None:
-    classes, digest = _model_summary(tiny_model)
+    info = _texture_model(tiny_model)
     model = api.load_model(tiny_model)
-    assert classes == model.classes and digest == model.model_hash
+    assert info.classes == model.classes and info.model_hash == model.model_hash and info.identity == model.identity
 
 
 def test_tiled_decode_equals_a_whole_decode_and_shows_no_tile_boundary(tiny_model: Path) -> None:

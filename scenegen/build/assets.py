@@ -8,17 +8,16 @@ generated image is quantised to 8 bits *before* anything else uses it, so a cold
 a warm build (reading the cache) produce byte-identical files. A sprite atlas's normal map is derived from
 those 8-bit sprites on every build (:func:`scenegen.sprites.sprite_normal_atlas`, milliseconds), not cached.
 
-Cache keys (:mod:`scenegen.cache`, namespace ``scene-assets``) hold the model's identity (SHA-256 of its
-``config.json``, which records the SHA-256 of every weight file), the fully defaulted spec entry, the
-SHA-256 of every input file, and for path masks the path's points.
+Cache keys (:mod:`scenegen.cache`, namespace ``scene-assets``) hold the model's identity
+(:attr:`scenegen.model.directory.ModelInfo.identity`: SHA-256 of its ``config.json``, which records the
+SHA-256 of every weight file; the files are verified against it before anything is served), the fully
+defaulted spec entry, the SHA-256 of every input file, and for path masks the path's points.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,6 +26,7 @@ import numpy as np
 from ..cache import Cache, cache_key, request_record
 from ..errors import ScenegenError
 from ..imaging import encode_png
+from ..model.directory import ModelInfo, inspect
 from ..scene.composed import SceneAssets, SceneMaterial, SpriteSet
 from ..scene.loader import LoadedScene, used_names
 from ..scene.paths import path_mask
@@ -37,26 +37,13 @@ ASSET_FORMAT = 2  # bump when what is cached changes
 ATLAS_PADDING = 4
 
 
-@dataclass
-class ModelRef:
-    """A model directory and its identity, known without loading torch."""
-
-    path: Path
-    identity: str
-    classes: tuple[str, ...]
+#: A model directory as builds see it (path, identity, classes; verified, weights not loaded).
+ModelRef = ModelInfo
 
 
 def model_ref(path: Path, what: str) -> ModelRef:
-    """Read ``config.json`` of a model directory: identity = its SHA-256, and its class names."""
-    config = path / "config.json"
-    if not config.is_file():
-        raise ScenegenError(f"{path}: {what} model not found (no config.json); build or download it first")
-    data = config.read_bytes()
-    try:
-        classes = tuple(json.loads(data)["model"]["classes"])
-    except (ValueError, KeyError, TypeError):
-        raise ScenegenError(f"{config}: not a scenegen model config") from None
-    return ModelRef(path=path, identity=hashlib.sha256(data).hexdigest(), classes=classes)
+    """The verified model directory ``path`` of kind ``what`` ("texture" or "sprite"), without torch."""
+    return inspect(path, what, what=f"{what} model")
 
 
 class AssetStore:

@@ -1,4 +1,4 @@
-"""``scenegen info``: describe a model directory (verifying its hashes)."""
+"""``scenegen info``: describe a model directory (verifying its hashes; torch is not imported)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"model       {info['path']}  ({info['mode']})")
     print(f"classes     {len(info['classes'])}: {', '.join(info['classes'])}")
-    print(f"parameters  {info['parameters']:,}")
+    parameters = info["parameters"]
+    print(f"parameters  {parameters:,}" if isinstance(parameters, int) else f"parameters  {str(parameters)[:40]}")
     print(f"latent      {info['latent']['channels']} channels, {info['latent']['pixels_per_cell']} px per cell")
     print(f"sizes       {info['sizes']['min']}–{info['sizes']['max']} px")
     print(f"model hash  {info['model_hash']}")
+    print(f"identity    {info['identity']}  (SHA-256 of config.json: what cache keys hold)")
     for name, entry in info["files"].items():
         print(f"file        {name}  {entry['bytes']:,} bytes  sha256 {entry['sha256']}")
     if info["training"]:
@@ -33,5 +35,5 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="describe a model: classes, parameters, sizes, hashes")
     p.add_argument("model", nargs="?", default=None, help="model directory (default: the shipped model)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the description as one JSON object")
     p.set_defaults(handler=run)

@@ -9,7 +9,6 @@ from the content-addressed cache (``$SCENEGEN_CACHE`` or ``./.cache``), byte-ide
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 import tempfile
@@ -17,35 +16,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import ScenegenError, cut
+from ..errors import ScenegenError
 from . import say
 
 CONVENTIONS = ("opengl", "directx")
-WEIGHT_FILES = ("model.safetensors", "prior.safetensors")  # as recorded in a model's config.json
 DECODE_SHARE = 0.8  # fraction of the progress bar the decode takes; writing the files the rest
 
 
-def _model_summary(model_dir: Path) -> tuple[tuple[str, ...], str]:
-    """(classes, model hash) read from a model's config.json, without importing torch.
+def _texture_model(model_dir: Path):  # -> scenegen.model.directory.ModelInfo
+    """The verified texture model directory (every file checked against its SHA-256), without torch:
+    its classes, and the identity that cache keys hold."""
+    from ..model.directory import inspect
 
-    The hash is the one ``LoadedModel.model_hash`` gives (SHA-256 over the recorded file hashes).
-    Anything unexpected falls back to loading the model, which raises the precise error.
-    """
-    try:
-        meta = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-        classes = tuple(str(c) for c in meta["model"]["classes"])
-        files = meta["files"]
-        digest = hashlib.sha256("".join(files[name] for name in WEIGHT_FILES).encode()).hexdigest()
-        if meta["model"].get("mode", "texture") == "texture" and classes:
-            return classes, digest
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        pass
-    from ..api import load_model
-
-    model = load_model(model_dir)
-    if model.config.mode != "texture":
-        raise ScenegenError(f"{model_dir}: a {model.config.mode} model; materials need a texture model")
-    return tuple(model.classes), model.model_hash
+    return inspect(model_dir, "texture", what="texture model")
 
 
 def _safe_name(text: str) -> str:
@@ -57,10 +40,9 @@ def _safe_name(text: str) -> str:
 def _plan(args: argparse.Namespace, classes: tuple[str, ...]) -> list[tuple[str, int]]:
     """(name, seed) of every material requested."""
     from ..api import check_grain
-    from ..limits import MAX_VARIATIONS
 
-    if not 1 <= args.variations <= MAX_VARIATIONS:
-        raise ScenegenError(f"--variations must be from 1 to {MAX_VARIATIONS:,}, got {args.variations}")
+    if args.variations < 1:
+        raise ScenegenError(f"--variations must be at least 1, got {args.variations}")
     if args.seed < 0:
         raise ScenegenError(f"--seed must be >= 0, got {args.seed}")
     check_grain(args.grain, "--grain")
@@ -69,7 +51,7 @@ def _plan(args: argparse.Namespace, classes: tuple[str, ...]) -> list[tuple[str,
     if args.scale != 1.0 and args.photo is None:
         raise ScenegenError("--scale applies to --from-image only")
     if args.cls is not None and args.cls not in classes:
-        raise ScenegenError(f"unknown class '{cut(args.cls)}'; this model knows: {', '.join(classes)}")
+        raise ScenegenError(f"unknown class '{args.cls}'; this model knows: {', '.join(classes)}")
     base = args.name or (args.cls if args.cls is not None else _safe_name(Path(args.photo).stem))
     seeds = range(args.seed, args.seed + args.variations)
     if args.name and args.variations == 1:
@@ -191,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
 
     model_dir = Path(args.model) if args.model else default_model_dir()
     if args.list:
-        classes, _ = _model_summary(model_dir)
+        classes = _texture_model(model_dir).classes
         print(json.dumps(list(classes)) if args.json else "\n".join(classes))
         return 0
     size = check_size(args.size, "--size")
@@ -201,8 +183,8 @@ def run(args: argparse.Namespace) -> int:
     photo = _check_photo(args.photo) if args.photo else None
     if not model_dir.exists():
         raise ScenegenError(f"{model_dir}: model directory not found")
-    classes, model_hash = _model_summary(model_dir)
-    plan = _plan(args, classes)
+    info = _texture_model(model_dir)  # verified: a tampered model is refused before the cache is read
+    plan = _plan(args, info.classes)
     from ..materials import material_paths
 
     for name, _seed in plan:
@@ -226,14 +208,14 @@ def run(args: argparse.Namespace) -> int:
             "preview": not args.no_preview,
         }
         inputs = {"photo": args.photo} if photo is not None else None
-        record = request_record("material", parameters, model_hash=model_hash, inputs=inputs)
+        record = request_record("material", parameters, model_hash=info.identity, inputs=inputs)
         report = _make_one(args, name, seed, photo, state, record)
         reports.append(report)
         if not args.json:
             how = "cached" if report["cached"] else f"generated in {report['seconds']:.2f} s"
             print(f"{name}: {len(report['files'])} files in {args.out} ({how})")
     if args.json:
-        print(json.dumps({"out": str(args.out), "size": size, "model_hash": model_hash, "materials": reports}))
+        print(json.dumps({"out": str(args.out), "size": size, "model_hash": info.model_hash, "materials": reports}))
     return 0
 
 

@@ -8,14 +8,13 @@ Layout of ``DIR``::
     contact_sheet.png       every material (2×2 tiled swatch) and sprite, labelled
     manifest.json           every file's SHA-256, the parameters, seed, model hash, tile size, normal convention
 
-Resume: an item whose recorded key (params + model hash + target) matches and whose files all verify is
+Resume: an item whose recorded key (params + model identity + target) matches and whose files all verify is
 skipped; anything missing, changed or half-written is built again. Files are written atomically, and an
 item is recorded only after all its files are in place.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -30,7 +29,8 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 from ..errors import ScenegenError
-from ..fsutil import sha256_bytes, sha256_file, write_failure
+from ..fsutil import sha256_bytes
+from ..model.directory import ModelInfo, inspect
 from . import manifest as M
 from .executors import Executor, make_executor
 from .library import WorkItem, expand_library, load_library
@@ -38,20 +38,13 @@ from .progress import Progress, format_duration
 from .targets import get_target
 
 CONTACT_SHEET = "contact_sheet.png"
-MODEL_FORMAT = "scenegen-vae"  # as scenegen.model.weights.FORMAT / WEIGHT_FILES (kept torch-free here)
-MODEL_WEIGHTS = ("model.safetensors", "prior.safetensors")
 THUMBNAIL = 128
 SHEET_COLUMNS = 12
 SHEET_MAX_CELLS = 1024
 
 
-@dataclass
-class ModelRef:
-    """A model directory as the coordinator sees it: its path, hash and classes (weights not loaded)."""
-
-    path: Path
-    model_hash: str
-    classes: tuple[str, ...]
+#: A model directory as the coordinator sees it (path, identity, hashes, classes; weights not loaded).
+ModelRef = ModelInfo
 
 
 @dataclass
@@ -87,37 +80,12 @@ class ExportSummary:
 
 
 def inspect_model(path: str | os.PathLike[str], mode: str) -> ModelRef:
-    """Read a model directory's config.json and check its mode and weight files' SHA-256.
+    """The verified model directory ``path`` of kind ``mode``: config.json checked, every file's SHA-256 too.
 
     The weights are not loaded (the workers do that), and torch is not imported here, so a coordinator
     that only hands work to other processes starts fast.
     """
-    root = Path(path)
-    config = root / "config.json"
-    if not root.is_dir():
-        raise ScenegenError(f"{root}: {mode} model directory not found")
-    try:
-        meta = json.loads(config.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenegenError(f"{root}: not a scenegen model directory (no config.json)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ScenegenError(f"{config}: unreadable model config ({exc.__class__.__name__}: {exc})") from None
-    files = meta.get("files") if isinstance(meta, dict) else None
-    if meta.get("format") != MODEL_FORMAT or not isinstance(files, dict) \
-            or any(not isinstance(files.get(name), str) for name in MODEL_WEIGHTS):
-        raise ScenegenError(f"{config}: not a scenegen model config (format '{MODEL_FORMAT}' with file hashes)")
-    model = meta.get("model") if isinstance(meta.get("model"), dict) else {}
-    actual = model.get("mode", "texture")
-    if actual != mode:
-        raise ScenegenError(f"{root}: is a {actual} model, but a {mode} model is needed here")
-    for name in MODEL_WEIGHTS:
-        file = root / name
-        if not file.is_file():
-            raise ScenegenError(f"{file}: missing model file")
-        if sha256_file(file) != files[name]:
-            raise ScenegenError(f"{file}: SHA-256 mismatch with config.json: tampered or truncated")
-    model_hash = sha256_bytes("".join(files[name] for name in MODEL_WEIGHTS).encode())
-    return ModelRef(root, model_hash, tuple(model.get("classes", ())))
+    return inspect(path, mode, what=f"{mode} model")
 
 
 def _resolve_models(items: list[WorkItem], library, base: Path, model: Optional[str], sprite_model: Optional[str],
@@ -174,33 +142,31 @@ class _Lock:
 def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, target: str = "gltf",
                    workers: Optional[int] = None, ray: Optional[str] = None, model: Optional[str] = None,
                    sprite_model: Optional[str] = None, progress: bool = True,
-                   on_item: Optional[Callable[[str], None]] = None, allow_outside: bool = False) -> ExportSummary:
+                   on_item: Optional[Callable[[str], None]] = None) -> ExportSummary:
     """Export every item of ``library_path`` into ``out_dir`` (resuming), then the contact sheet and manifest.
 
     ``workers``: local processes (default: the cores); ``ray``: ``"auto"``, ``"local"`` or a cluster address.
     Failed items are reported in the summary (and left out of the manifest); the others are kept.
-    ``allow_outside`` lets photos lie outside the library file's folder.
     """
     started = time.perf_counter()
     library_file = Path(library_path)
     source = str(library_file)
     target_spec = get_target(target)
     library = load_library(library_file)
-    items = expand_library(library, library_file.parent, source, allow_outside=allow_outside)
+    items = expand_library(library, library_file.parent, source)
     if not items:
         raise ScenegenError(f"{source}: the library lists no materials and no sprites")
     refs = _resolve_models(items, library, library_file.parent, model, sprite_model, source)
     hashes = {"material": refs["texture"].model_hash if refs["texture"] else None,
               "sprites": refs["sprites"].model_hash if refs["sprites"] else None}
+    identities = {"material": refs["texture"].identity if refs["texture"] else None,  # what item keys hold
+                  "sprites": refs["sprites"].identity if refs["sprites"] else None}
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ScenegenError(f"{out}: exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        lock = _Lock(out)
-    except OSError as exc:
-        raise write_failure(out, exc) from None
+    out.mkdir(parents=True, exist_ok=True)
+    lock = _Lock(out)
     finished = False
     try:
         M.remove_stale_temporaries(out)
@@ -209,7 +175,7 @@ def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathL
         keys: dict[tuple[str, str], str] = {}
         todo: list[WorkItem] = []
         for item in items:
-            key = M.item_key(item, hashes[item.kind], target_spec.name)
+            key = M.item_key(item, identities[item.kind], target_spec.name)
             keys[(item.kind, item.name)] = key
             old = known.get(item)
             if old is not None and old.get("key") == key and M.files_verify(out, old.get("files") or {}):

@@ -1,7 +1,8 @@
-"""Model directories: config.json + model.safetensors + prior.safetensors, checked by SHA-256.
+"""A verified model directory → a torch module: safetensors in, ``LoadedModel`` out (and the reverse).
 
-Weights are data, not code: only safetensors are read (never pickle), and every file must match
-the SHA-256 recorded in config.json before a byte of it is parsed.
+Weights are data, not code: only safetensors are read (never pickle). Everything about the directory that
+needs no torch (the format, ``read_config``, file names, SHA-256 verification, the model's identity) is
+:mod:`scenegen.model.directory`; every file is verified there before a byte of it is parsed here.
 """
 
 from __future__ import annotations
@@ -19,12 +20,10 @@ from safetensors.torch import save as save_safetensors_bytes
 from ..errors import ScenegenError
 from ..fsutil import atomic_write_bytes, atomic_write_text, sha256_bytes
 from .config import ModelConfig
+from .directory import CONFIG_FILE, FORMAT, FORMAT_VERSION, WEIGHT_FILES, ModelInfo, inspect, read_config, read_verified, weights_hash
 from .vae import VAE
 
-FORMAT = "scenegen-vae"
-FORMAT_VERSION = 1
-WEIGHT_FILES = ("model.safetensors", "prior.safetensors")
-PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")
+__all__ = ["FORMAT", "FORMAT_VERSION", "WEIGHT_FILES", "LoadedModel", "load_model_dir", "read_config", "save_model_dir"]
 
 
 @dataclass
@@ -36,12 +35,19 @@ class LoadedModel:
     vae: VAE
     prior: dict[str, torch.Tensor]
     meta: dict[str, Any] = field(default_factory=dict)
+    info: ModelInfo | None = None  # the verified directory it was loaded from
 
     @property
     def model_hash(self) -> str:
-        """Identity of the weights: SHA-256 over the recorded file hashes."""
-        files = self.meta["files"]
-        return sha256_bytes("".join(files[name] for name in WEIGHT_FILES).encode())
+        """The reported hash of the weights: SHA-256 over the recorded file hashes (``ModelInfo.model_hash``)."""
+        return weights_hash(self.meta["files"])
+
+    @property
+    def identity(self) -> str:
+        """What cache keys hold (``ModelInfo.identity``: SHA-256 of config.json)."""
+        if self.info is None:
+            raise ValueError("a model built in memory has no directory identity")
+        return self.info.identity
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -74,59 +80,35 @@ def save_model_dir(
     return out
 
 
-def read_config(directory: str | Path) -> dict[str, Any]:
-    """Parse and sanity-check a model directory's config.json."""
-    path = Path(directory) / "config.json"
-    if not path.is_file():
-        raise ScenegenError(f"{directory}: not a scenegen model directory (no config.json)")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ScenegenError(f"{path}: invalid JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ScenegenError(f"{path}: not a scenegen model config (format must be '{FORMAT}')")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ScenegenError(f"{path}: unsupported format_version {meta.get('format_version')!r}")
-    files = meta.get("files")
-    if not isinstance(files, dict) or any(not isinstance(files.get(n), str) for n in WEIGHT_FILES):
-        raise ScenegenError(f"{path}: missing SHA-256 entries for {', '.join(WEIGHT_FILES)}")
-    return meta
-
-
-def _verified_tensors(path: Path, expected_sha: str) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise ScenegenError(f"{path}: missing model file")
-    blob = path.read_bytes()
-    if blob.startswith(PICKLE_MAGIC):
-        raise ScenegenError(f"{path}: pickle-format weights are refused; scenegen reads safetensors only")
-    actual = sha256_bytes(blob)
-    if actual != expected_sha:
-        raise ScenegenError(
-            f"{path}: SHA-256 mismatch (recorded {expected_sha[:12]}…, file {actual[:12]}…): tampered or truncated"
-        )
+def _tensors(info: ModelInfo, name: str) -> dict[str, torch.Tensor]:
+    path = info.path / name
+    blob = read_verified(info, name)
     try:
         return load_safetensors_bytes(blob)
     except (SafetensorError, ValueError, RuntimeError) as exc:
-        raise ScenegenError(f"{path}: not a valid safetensors file ({exc})") from None
+        raise ScenegenError(f"{path}: not a valid safetensors file ({str(exc)[:120]})") from None
 
 
-def load_model_dir(directory: str | Path) -> LoadedModel:
-    """Verify and load a model directory. Any mismatch is a ScenegenError, never a traceback."""
+def load_model_dir(directory: str | Path, info: ModelInfo | None = None) -> LoadedModel:
+    """Verify and load a model directory (``info``: its :func:`~scenegen.model.directory.inspect`, if taken
+    already). Any mismatch is a ScenegenError, never a traceback."""
     root = Path(directory)
-    meta = read_config(root)
+    if info is None:
+        info = inspect(root, verify=False)  # the files are verified as they are read, below
+    meta = info.meta
     try:
         cfg = ModelConfig.from_dict(meta["model"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise ScenegenError(f"{root / 'config.json'}: invalid 'model' section ({exc})") from None
-    state = _verified_tensors(root / "model.safetensors", meta["files"]["model.safetensors"])
-    prior = _verified_tensors(root / "prior.safetensors", meta["files"]["prior.safetensors"])
+        raise ScenegenError(f"{root / CONFIG_FILE}: invalid 'model' section ({exc})") from None
+    state = _tensors(info, "model.safetensors")
+    prior = _tensors(info, "prior.safetensors")
     vae = VAE(cfg)
     try:
         vae.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
-        raise ScenegenError(f"{root}: weights do not match the recorded architecture ({first})") from None
+        raise ScenegenError(f"{root}: weights do not match the recorded architecture ({first[:160]})") from None
     vae.eval()
     for param in vae.parameters():
         param.requires_grad_(False)
-    return LoadedModel(path=root, config=cfg, vae=vae, prior=prior, meta=meta)
+    return LoadedModel(path=root, config=cfg, vae=vae, prior=prior, meta=meta, info=info)
