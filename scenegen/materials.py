@@ -1,6 +1,6 @@
 """From a tileable base colour to a full, tileable PBR set (height, normal, roughness, AO, ORM) on disk.
 
-Conventions (see /work/shared/ANCHORS.md):
+Conventions:
 
 * Every map is ``float32`` in [0, 1]; grey maps are H×W, colour maps H×W×3.
 * **Periodic by construction**: every spatial operation wraps around (``np.roll`` or an FFT), so a
@@ -19,7 +19,9 @@ Conventions (see /work/shared/ANCHORS.md):
 
 from __future__ import annotations
 
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -399,6 +401,12 @@ def _quantised_orm(material: Material) -> np.ndarray:
     return packed
 
 
+#: Maps of at most this many pixels are encoded in parallel (a few full-size temporaries at once); larger
+#: ones one at a time, so an 8192² set stays within bounded memory.
+PARALLEL_PIXELS = 4096 * 4096
+PNG_WRITERS = 4  # at most this many maps encoded at once (cv2's PNG encoder releases the GIL)
+
+
 def save_material(
     material: Material,
     out_dir: str | Path,
@@ -411,8 +419,9 @@ def save_material(
 
     8-bit: basecolor (sRGB), normal, roughness, ao, orm (R AO, G roughness, B metallic), preview;
     16-bit: height. ``normal_convention="directx"`` flips the normal map's green channel.
-    Identical inputs give byte-identical files. Maps are quantised and written one at a time (bounded
-    memory at 8192²); ``progress(map name)`` is called after each file.
+    Identical inputs give byte-identical files (libpng through OpenCV, zlib level 6). Maps up to
+    ``PARALLEL_PIXELS`` are quantised and encoded on up to ``PNG_WRITERS`` threads, larger ones one at a
+    time (bounded memory at 8192²); ``progress(map name)`` is called after each file, on the calling thread.
     """
     check_normal_convention(normal_convention)
     paths = material_paths(material.name, out_dir)
@@ -428,9 +437,24 @@ def save_material(
         from .preview import render_material_preview
 
         images["preview"] = (lambda: render_material_preview(material), 8)
+
+    def write(key: str) -> Path:
+        make, bits = images[key]
+        return save_png(paths[key], make(), bits=bits)
+
     written: dict[str, Path] = {}
-    for key, (make, bits) in images.items():
-        written[key] = save_png(paths[key], make(), bits=bits)
-        if progress is not None:
-            progress(key)
-    return written
+    height, width = material.shape
+    workers = min(PNG_WRITERS, os.cpu_count() or 1, len(images))
+    if height * width > PARALLEL_PIXELS or workers < 2:
+        for key in images:
+            written[key] = write(key)
+            if progress is not None:
+                progress(key)
+        return written
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scenegen-png") as pool:
+        futures = {pool.submit(write, key): key for key in images}
+        for future in as_completed(futures):
+            written[futures[future]] = future.result()
+            if progress is not None:
+                progress(futures[future])
+    return {key: written[key] for key in images}
