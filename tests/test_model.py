@@ -138,10 +138,17 @@ def test_palette_lock_maps_colour_mean_and_covariance_and_keeps_periodicity() ->
     image = np.clip(grey, 0, 1).astype(np.float32)  # a greyish periodic texture
     pink = np.clip(np.stack([0.8 + 0.1 * image[..., 0], 0.5 + 0.1 * image[..., 1], 0.55 + 0.05 * image[..., 2]], -1), 0, 1)
     target = colour_stats(pink)
-    out = match_palette(image.copy(), target)
+    out = match_palette(image.copy(), target, colour_stats(image))
     got = colour_stats(out)
     assert np.abs(got[:3] - target[:3]).max() < 1e-3
     assert np.abs(got[3:] - target[3:]).max() < 1e-4
     assert seam_ratio(out) < 1.1  # pointwise: a periodic image stays periodic
     same = match_palette(image.copy(), colour_stats(image))
     assert np.abs(same - image).max() < 1e-4  # its own palette: the identity
+    # Without a source the map starts from the image itself and may stretch it at most MAX_GAIN on any axis:
+    # a canvas with little of a colour (a faint vein) is not blown up into speckle of that colour.
+    from scenegen.model.palette import MAX_GAIN
+
+    wide = np.clip(0.5 + 4.0 * (image - 0.5), 0, 1)
+    stretched = match_palette(image.copy(), colour_stats(wide))
+    assert np.std(stretched - stretched.mean()) <= MAX_GAIN * np.std(image - image.mean()) + 1e-4

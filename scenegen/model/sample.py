@@ -18,7 +18,7 @@ import torch
 
 from .config import ModelConfig
 from .grain import GrainProfile, add_grain, fit_grain, profile_from_tensors
-from .palette import colour_stats, match_palette, palette_key
+from .palette import colour_stats, decoded_palette_key, match_palette, palette_key
 from .prior import QuiltSettings, bank_key, periodic_key, quilt
 from .vae import VAE, receptive_halo
 from .weights import LoadedModel
@@ -93,6 +93,10 @@ def photo_grain(model: LoadedModel, photo: np.ndarray, latent: np.ndarray) -> Gr
     return fit_grain(photo[None, m : h - m, m : w - m], recon[None, m : h - m, m : w - m])
 
 
+PHOTO_BIAS_CELLS = 64  # latent cells a side of the photo window the decoder's colour bias is measured on
+PHOTO_BIAS_MARGIN = 16  # pixels dropped at the window's edges (the decode wraps around there)
+
+
 def latent_cells(size: int, scale: int) -> int:
     """Latent cells needed to cover ``size`` pixels."""
     return max(1, math.ceil(size / scale))
@@ -124,12 +128,29 @@ def sample_texture_latent(model: LoadedModel, class_index: int, height: int, wid
     return quilt(bank[pick], height, width, rng, quilt_settings(height, width), periodic=bool(periodic[pick]))
 
 
-def source_palette(model: LoadedModel, class_index: int, seed: int) -> np.ndarray | None:
-    """Colour statistics of the source a seed's canvas quilts from (None for models saved without them)."""
-    stats = model.prior.get(palette_key(class_index))
+def source_palette(model: LoadedModel, class_index: int, seed: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Colour statistics of the source a seed's canvas quilts from and of that source's decode (each None for
+    models saved without them): the target and the start of the palette map."""
+    stats, decoded = model.prior.get(palette_key(class_index)), model.prior.get(decoded_palette_key(class_index))
     if stats is None:
-        return None
-    return stats.double().numpy()[source_index(len(stats), seed, class_index)]
+        return None, None
+    pick = source_index(len(stats), seed, class_index)
+    return stats.double().numpy()[pick], None if decoded is None else decoded.double().numpy()[pick]
+
+
+def photo_decoder_bias(model: LoadedModel, photo: np.ndarray, latent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, target) colour statistics of the palette map of a photo material: a central window of the
+    photo's reconstruction and the same window of the photo (what the decoder does to this photo's colours)."""
+    s, cells = model.config.scale, PHOTO_BIAS_CELLS
+    h, w = latent.shape[1:]
+    y0, x0 = max(0, (h - cells) // 2), max(0, (w - cells) // 2)
+    window = latent[:, y0 : y0 + cells, x0 : x0 + cells]
+    weights = condition_weights(model.config, model.config.any_class, *window.shape[1:])
+    recon = decode(model, window, weights)
+    m = min(PHOTO_BIAS_MARGIN, recon.shape[0] // 4, recon.shape[1] // 4)  # the circular decode's edges
+    inner = (slice(m, recon.shape[0] - m), slice(m, recon.shape[1] - m))
+    crop = photo[y0 * s : y0 * s + recon.shape[0], x0 * s : x0 * s + recon.shape[1]]
+    return colour_stats(recon[inner]), colour_stats(crop[inner])
 
 
 def quilt_settings(height: int, width: int) -> QuiltSettings:
@@ -175,9 +196,9 @@ def sample_texture(model: LoadedModel, class_index: int, height: int, width: int
     phase = cell_phase(model, seed, class_index, height, width)
     weights = condition_weights(model.config, class_index, cells_y, cells_x)
     image = decode_canvas(model, latent, weights, height, width, progress, phase)
-    palette = source_palette(model, class_index, seed)
-    if palette is not None:
-        image = match_palette(image, palette)
+    target, start = source_palette(model, class_index, seed)
+    if target is not None:
+        image = match_palette(image, target, start)
     return with_grain(image, class_grain(model, class_index) if grain > 0 else None, seed, class_index, grain)
 
 
@@ -193,7 +214,8 @@ def sample_photo_texture(model: LoadedModel, photo: np.ndarray, height: int, wid
     quilted = quilt_from_latent(latent, cells_y, cells_x, int(seed))
     phase = cell_phase(model, seed, cfg.any_class, height, width)
     weights = condition_weights(cfg, cfg.any_class, cells_y, cells_x)
-    image = match_palette(decode_canvas(model, quilted, weights, height, width, progress, phase), colour_stats(photo))
+    start, target = photo_decoder_bias(model, photo, latent)
+    image = match_palette(decode_canvas(model, quilted, weights, height, width, progress, phase), target, start)
     profile = photo_grain(model, photo, latent) if grain > 0 else None
     return with_grain(image, profile, seed, cfg.any_class, grain)
 

@@ -28,7 +28,7 @@ from ..imaging import save_png
 from ..metrics import seam_ratio
 from .config import SPRITE_ARCHITECTURE, TEXTURE_ARCHITECTURE, ModelConfig, TrainConfig
 from .losses import PatchDiscriminator, RandomFeatureGram, adaptive_adv_weight, centre, hinge_d_loss, premultiply, vae_loss
-from .palette import colour_stats, palette_key
+from .palette import colour_stats, decoded_palette_key, palette_key
 from .prior import bank_key, periodic_key
 from .sprite_prior import fit_sprite_prior
 from .vae import VAE, parameter_count
@@ -184,8 +184,23 @@ def build_latent_bank(vae: VAE, patches: PatchSet, cfg: ModelConfig) -> dict[str
             means = [vae.encoder(_to_batch(crops[i : i + 4]), periodic=periodic)[0] for i in range(0, len(crops), 4)]
         bank[bank_key(index)] = torch.cat(means).to(torch.float16)
         bank[palette_key(index)] = torch.from_numpy(np.stack([colour_stats(c) for c in crops]))
+        bank[decoded_palette_key(index)] = torch.from_numpy(
+            _decoded_stats(vae, bank[bank_key(index)].float(), index, periodic))
         bank[periodic_key(index)] = torch.full((len(crops),), int(periodic), dtype=torch.uint8)
     return bank
+
+
+def _decoded_stats(vae: VAE, means: torch.Tensor, index: int, periodic: bool) -> np.ndarray:
+    """Colour statistics of the decode of each source (as the sampler will decode it, from the float16 bank);
+    a non-periodic source's wrapped edges are left out."""
+    stats = []
+    with torch.no_grad():
+        for grid in means:
+            cond = vae.decoder.condition_map(torch.tensor([index]), grid.shape[1], grid.shape[2])
+            image = vae.decoder(grid[None], cond)[0].permute(1, 2, 0).numpy()
+            m = 0 if periodic else min(16, image.shape[0] // 4)
+            stats.append(colour_stats(image[m : image.shape[0] - m, m : image.shape[1] - m]))
+    return np.stack(stats)
 
 
 def _is_tileable(image: np.ndarray, scale: int) -> bool:
