@@ -321,8 +321,8 @@ def _render_name(template: str, values: dict[str, Any], where: str, source: str,
 
 def _photo(library: Library, entry: MaterialEntry, where: str, base: Path, source: str, allow_outside: bool) -> bytes:
     """The photo's bytes: a regular file inside the library's folder (unless allowed), an image whose declared
-    size fits the pixel budget and whose shorter side has at least 64 px."""
-    from ..imaging import image_header
+    size fits the pixel budget (checked before decoding), that decodes, and whose shorter side has ≥ 64 px."""
+    from ..imaging import image_header, load_image
 
     at = library.where(f"{where}.photo", source)
     try:
@@ -331,6 +331,8 @@ def _photo(library: Library, entry: MaterialEntry, where: str, base: Path, sourc
         blob = io.BytesIO(data)
         blob.name = quote_path(entry.photo)  # what messages call it
         width, height = image_header(blob)
+        blob.seek(0)
+        load_image(blob)  # decodes (what every item of the entry will do): a damaged photo is refused now
     except ScenegenError as exc:
         raise ScenegenError(f"{at}: {exc}") from None
     if min(width, height) < MIN_PHOTO_SIDE:
