@@ -23,17 +23,23 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-# The Blender add-on's tests run inside Blender's Python module (bpy needs numpy<2): its own venv.
+# The Blender add-on's tests run inside Blender's Python module (bpy needs numpy<2): one venv per Blender
+# version tested, the newest (5.0) and the oldest LTS the add-on supports (4.2).
 .venv-blender/.installed:
 	$(PYTHON) -m venv .venv-blender
 	.venv-blender/bin/python -m pip install --quiet "bpy==5.0.1" "numpy<2" pytest
+	touch $@
+
+.venv-blender42/.installed:
+	$(PYTHON) -m venv .venv-blender42
+	.venv-blender42/bin/python -m pip install --quiet "bpy==4.2.23" "numpy<2" pytest
 	touch $@
 
 node_modules/.installed: package.json
 	npm install --no-audit --no-fund --silent
 	touch $@
 
-setup-test: setup node_modules/.installed .venv-blender/.installed
+setup-test: setup node_modules/.installed .venv-blender/.installed .venv-blender42/.installed
 
 run: setup
 	$(PY) -m scenegen build examples/meadow/scene.json --out out/meadow

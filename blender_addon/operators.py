@@ -109,6 +109,7 @@ class WorkerJob:
 
     def _conclude(self, context: bpy.types.Context, job: worker_client.Job) -> set[str]:
         state.RUNNING.pop(job.id, None)
+        state.FINISHED.append(job)
         _redraw_ui()
         if job.error is not None:
             level = "WARNING" if job.error.code == "cancelled" else "ERROR"

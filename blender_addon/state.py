@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 CLASSES: dict[str, Any] = {"classes": [], "sprite_classes": [], "sprite_error": "", "model_hash": "", "error": "",
                            "loading": False}
 RUNNING: dict[str, Any] = {}  # job id -> worker_client.Job, for the panel's progress bars and Cancel
+FINISHED: deque = deque(maxlen=8)  # the last jobs that ended (worker_client.Job: result or error, progress history)
 INSTALL: dict[str, Any] = {"installer": None}  # the last core.Installer (running or finished), for the preferences
 
 

@@ -148,6 +148,24 @@ class Job:
         self.worker, self.id, self.op, self.params = worker, request_id, op, params
         self.cancel_event = threading.Event()
         self._last: tuple[float, str, float] | None = None  # (fraction, message, time) of the last event sent
+        self._commit_lock = threading.Lock()
+        self._committing = self._abandoned = False
+
+    def commit(self) -> None:
+        """Mark the point of no return (the job's files are about to be moved or written into place): a
+        cancel before it stops the job, a cancel after it waits for the job to finish. Raises Cancelled if
+        the job was cancelled."""
+        with self._commit_lock:
+            self.check()
+            self._committing = True
+
+    def abandon(self) -> bool:
+        """Called by the serving thread after a cancel: True if the job has not committed, and then never will
+        (its thread stops at its next check; the client is told at once)."""
+        with self._commit_lock:
+            if not self._committing:
+                self._abandoned = True
+            return self._abandoned
 
     def check(self) -> None:
         """Raise :class:`Cancelled` if the client cancelled this job."""
@@ -260,39 +278,20 @@ def _write_material(job: Job, make: Callable[[Any], Any], name: str, request: di
 
 
 def _save_whole(job: Job, save: Callable[[Path, Callable[[str], None]], dict[str, Path]], out_dir: Path) -> dict[str, str]:
-    """Run ``save(folder, after_each_file)`` into a private folder inside ``out_dir`` on a thread, then move
-    the files out (``{key: final path}``). A cancel returns at once (Cancelled) and the thread, which stops
-    after its current file, removes the private folder: a set appears whole or not at all."""
+    """Run ``save(folder, after_each_file)`` into a private folder inside ``out_dir``, then move the files
+    out (``{key: final path}``). A cancel stops it after the current file and removes the folder: a set
+    appears whole or not at all."""
     _remove_dead_partials(out_dir)
     folder = out_dir / f"{_PARTIAL}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     folder.mkdir()
-    outcome: dict[str, Any] = {}
-    done = threading.Event()
-
-    def step(_name: str) -> None:
-        if job.cancel_event.is_set():
-            raise Cancelled()
-
-    def run() -> None:
-        try:
-            outcome["written"] = save(folder, step)
-        except BaseException as exc:  # noqa: BLE001 - handed to the job's thread (or dropped after a cancel)
-            outcome["error"] = exc
-        finally:
-            if job.cancel_event.is_set() or "error" in outcome:
-                shutil.rmtree(folder, ignore_errors=True)
-            done.set()
-
-    threading.Thread(target=run, name="scenegen-worker-save", daemon=True).start()
-    while not done.wait(0.05):
-        job.check()  # the thread sees the flag too and removes the folder when its file is done
-    if job.cancel_event.is_set():  # cancelled as the last file was written
+    try:
+        written = save(folder, lambda _name: job.check())
+        job.commit()
+    except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
-        raise Cancelled()
-    if "error" in outcome:
-        raise outcome["error"]
+        raise
     files = {}
-    for key, path in outcome["written"].items():
+    for key, path in written.items():
         target = out_dir / Path(path).name
         os.replace(path, target)
         files[key] = str(target)
@@ -406,6 +405,7 @@ def op_sprites(job: Job) -> dict[str, Any]:
     started = time.perf_counter()
     sprites = module.generate_sprites(cls, seed, count, size, model=model)
     job.progress(0.8, "writing sprites")
+    job.commit()
     files = [str(save_png(out_dir / f"{_safe_name(cls)}_{seed}_{size}_{i:03d}.png", rgba)) for i, rgba in enumerate(sprites)]
     return {"class": cls, "files": files, "model_hash": model.model_hash, "seconds": round(time.perf_counter() - started, 3)}
 
@@ -439,6 +439,8 @@ def op_build_scene(job: Job) -> dict[str, Any]:
     def relay(message: str) -> None:
         lines[0] += 1
         text = message.strip()
+        if text.startswith("export"):  # the GLB is made; the builder writes its files next
+            job.commit()
         # "write" is reported after the files are written: the build is done, a cancel now changes nothing
         job.progress(min(0.05 + 0.04 * lines[0], 0.95), text, check=not text.startswith("write"))
 
@@ -647,6 +649,7 @@ class Worker:
         self._lock = threading.Lock()
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._current: Job | None = None
+        self._draining: threading.Thread | None = None
         self._cancelled: set[Any] = set()
 
     def send(self, message: dict[str, Any]) -> None:
@@ -778,10 +781,31 @@ class Worker:
         except ScenegenError as exc:
             self.error(request_id, "user", str(exc))
             return
+        if self._draining is not None:  # a cancelled job's thread ends its last step before the next job runs
+            self._draining.join()
+            self._draining = None
         self._current = job
         try:
-            result = handler(job)
-            self.send({"id": request_id, "event": "result", "result": result})
+            outcome: dict[str, Any] = {}
+            finished = threading.Event()
+
+            def run() -> None:
+                try:
+                    outcome["result"] = handler(job)
+                except BaseException as exc:  # noqa: BLE001 - re-raised on the serving thread below
+                    outcome["error"] = exc
+                finally:
+                    finished.set()
+
+            thread = threading.Thread(target=run, name=f"scenegen-job-{op}", daemon=True)
+            thread.start()
+            while not finished.wait(0.02):
+                if job.cancel_event.is_set() and job.abandon():
+                    self._draining = thread  # it stops at its next check and writes nothing
+                    raise Cancelled()
+            if "error" in outcome:
+                raise outcome["error"]
+            self.send({"id": request_id, "event": "result", "result": outcome["result"]})
         except Cancelled:
             self.error(request_id, "cancelled", f"op '{op}' cancelled")
         except ScenegenError as exc:

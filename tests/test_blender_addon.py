@@ -1,8 +1,9 @@
 """The Blender add-on from the main suite: its packaging, its thinness, and its bpy tests.
 
-The bpy tests (tests/blender) need Blender's Python module, which lives in its own virtual environment
-(``.venv-blender``: bpy==5.0.1, numpy<2, pytest; ``make test`` creates it). They are run here in a
-subprocess, so the single ``make test`` covers them.
+The bpy tests (tests/blender) need Blender's Python module, which lives in its own virtual environments:
+``.venv-blender`` (bpy==5.0.1, the newest) and ``.venv-blender42`` (bpy==4.2.23, the oldest LTS the add-on
+supports), each with numpy<2 and pytest; ``make test`` creates both. They are run here in subprocesses, so
+the single ``make test`` covers both Blender versions.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 ADDON = REPO / "blender_addon"
-BLENDER_PYTHON = REPO / ".venv-blender" / "bin" / "python"
+BLENDERS = {"5.0": (REPO / ".venv-blender", "bpy==5.0.1"), "4.2": (REPO / ".venv-blender42", "bpy==4.2.23")}
 
 
 def _build(out: Path) -> Path:
@@ -41,7 +42,9 @@ def test_zip_installs_as_extension_and_legacy_addon_and_is_reproducible(tmp_path
     assert sorted(Path(name).name for name in names) == sources
     assert manifest["id"] == "scenegen_blender" and manifest["type"] == "add-on"
     assert manifest["blender_version_min"] == "4.2.0" and manifest["schema_version"] == "1.0.0"
-    assert "network" not in manifest.get("permissions", {})
+    permissions = manifest.get("permissions", {})
+    assert set(permissions) == {"files", "network"}  # network: only the core install the user clicks
+    assert all(len(reason) <= 64 and not reason.endswith(".") for reason in permissions.values())
     for key in ("name", "tagline", "maintainer", "license", "version"):
         assert manifest[key], key
     assert len(manifest["tagline"]) <= 64 and not manifest["tagline"].endswith(".")
@@ -64,24 +67,28 @@ def test_addon_is_thin_no_torch_no_scenegen_imports():
                 continue
             for module in modules:
                 assert module not in ("torch", "scenegen", "safetensors", "trimesh", "pyrender"), f"{path.name} imports {module}"
-                if path.name in ("worker_client.py", "build_zip.py"):
+                if path.name in ("worker_client.py", "core.py", "build_zip.py"):
                     assert module in stdlib or module == "__future__", f"{path.name} imports non-stdlib {module}"
 
 
 @pytest.mark.slow
-def test_addon_tests_pass_inside_blender(tiny_model, tmp_path_factory):
-    """Runs tests/blender in .venv-blender: register/unregister, every operator, a Cycles render, errors."""
+@pytest.mark.parametrize("blender", sorted(BLENDERS))
+def test_addon_tests_pass_inside_blender(blender, tiny_model, tmp_path_factory):
+    """Runs tests/blender in the bpy venv of each Blender version: register/unregister, the core install,
+    every operator, scenes by name, export progress, cancel, a Cycles render, errors."""
     from test_scene_support import tiny_sprite_model_dir  # shared with the scene tests (trained once a session)
 
-    if not BLENDER_PYTHON.exists():
-        pytest.fail(f"{BLENDER_PYTHON} is missing: `make test` creates it (python3 -m venv .venv-blender && "
-                    ".venv-blender/bin/pip install bpy==5.0.1 'numpy<2' pytest)")
+    venv, requirement = BLENDERS[blender]
+    python = venv / "bin" / "python"
+    if not python.exists():
+        pytest.fail(f"{python} is missing: `make test` creates it (python3 -m venv {venv.name} && "
+                    f"{venv.name}/bin/pip install {requirement} 'numpy<2' pytest)")
     env = dict(os.environ, SCENEGEN_PYTHON=sys.executable, SCENEGEN_TEST_MODEL=str(tiny_model))
     if not (REPO / "assets" / "models" / "sprites" / "config.json").exists():
         env["SCENEGEN_TEST_SPRITE_MODEL"] = str(tiny_sprite_model_dir(tmp_path_factory))
     env.pop("PYTHONPATH", None)
     result = subprocess.run(
-        [str(BLENDER_PYTHON), "-m", "pytest", "tests/blender", "-q", "-p", "no:cacheprovider", "--confcutdir", "tests/blender"],
+        [str(python), "-m", "pytest", "tests/blender", "-q", "-p", "no:cacheprovider", "--confcutdir", "tests/blender"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=1200,
     )
     tail = result.stdout[-6000:] + "\n" + result.stderr[-3000:]

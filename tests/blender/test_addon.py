@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 ADDON = "scenegen_blender"
+REPO = Path(__file__).resolve().parents[2]
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -505,3 +506,124 @@ def test_installs_and_works_as_an_extension(addon_zip, scenegen_python, test_mod
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0 and "EXTENSION-OK" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
     assert "/extensions/.user/" in result.stdout  # Blender's per-extension user folder
+
+
+# ------------------------------------------------------------------------------------------------- scenes by name
+def _scene_root() -> Path:
+    return Path(_prefs().output_dir) / "scenes"
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_two_example_scenes_get_their_own_folders_and_collections(scene, default_model, test_model):
+    """examples/meadow then examples/courtyard: two folders and two collections named after the scenes."""
+    meadow, courtyard = REPO / "examples" / "meadow" / "scene.json", REPO / "examples" / "courtyard" / "scene.json"
+    _prefs().model_dir = default_model
+    try:
+        assert bpy.ops.scenegen.build_scene(filepath=str(meadow)) == {"FINISHED"}
+        meadow_objects = len(bpy.data.collections["SG meadow"].all_objects)
+        meadow_files = _files(_scene_root() / "meadow")
+        assert bpy.ops.scenegen.build_scene(filepath=str(courtyard)) == {"FINISHED"}
+        courtyard_files = _files(_scene_root() / "courtyard")
+        assert _files(_scene_root() / "meadow") == meadow_files  # the courtyard did not overwrite the meadow
+        assert any(name.endswith(".glb") for name in meadow_files) and any(name.endswith(".glb") for name in courtyard_files)
+        names = {c.name for c in scene.collection.children}
+        assert {"SG meadow", "SG courtyard"} <= names and not any(n.startswith("SG scene") for n in names), names
+        assert meadow_objects > 0 and len(bpy.data.collections["SG courtyard"].all_objects) > 0
+    finally:
+        _prefs().model_dir = test_model
+
+
+def test_rebuild_replaces_its_own_folder_and_collection_and_a_namesake_gets_another(scene, tmp_path):
+    first, second = tmp_path / "a" / "scene.json", tmp_path / "b" / "scene.json"
+    for path in (first, second):
+        path.parent.mkdir()
+        path.write_text(json.dumps(dict(MINI_SCENE, name="twin")))
+    unnamed = tmp_path / "hut" / "scene.json"  # no "name": the folder's name
+    unnamed.parent.mkdir()
+    unnamed.write_text(json.dumps({k: v for k, v in MINI_SCENE.items() if k != "name"}))
+    for path in (first, second, unnamed):
+        assert bpy.ops.scenegen.build_scene(filepath=str(path)) == {"FINISHED"}
+    root = _scene_root()
+    objects = sorted(obj.name for obj in bpy.data.collections["SG twin"].all_objects)
+    files = _files(root / "twin")
+    (root / "twin" / "stale.png").write_bytes(b"from an earlier build")  # recorded as an output of the last build
+    record = json.loads((root / "twin" / ".scenegen-build.json").read_text())
+    (root / "twin" / ".scenegen-build.json").write_text(json.dumps(dict(record, files=record["files"] + ["stale.png"])))
+    (root / "twin" / "mine.txt").write_text("the user's own file")
+    twin2 = _files(root / "twin-2")
+    assert bpy.ops.scenegen.build_scene(filepath=str(first)) == {"FINISHED"}  # rebuild
+    assert sorted(obj.name for obj in bpy.data.collections["SG twin"].all_objects) == objects
+    assert not any(c.name.startswith("SG twin.") for c in bpy.data.collections)
+    after = _files(root / "twin")
+    assert "stale.png" not in after and after.pop("mine.txt") == b"the user's own file"
+    assert {k: v for k, v in after.items() if not k.startswith(".")} == {k: v for k, v in files.items() if not k.startswith(".")}
+    assert _files(root / "twin-2") == twin2
+    assert json.loads((root / "twin" / ".scenegen-build.json").read_text())["scene"] == str(first)
+    assert json.loads((root / "twin-2" / ".scenegen-build.json").read_text())["scene"] == str(second)
+    assert (root / "hut").is_dir()
+    names = {c.name for c in scene.collection.children}
+    assert {"SG twin", "SG twin-2", "SG hut"} <= names, names
+
+
+def test_build_warnings_reach_the_report_area(scene, tmp_path, capfd):
+    from scenegen_blender import state
+
+    _classes()
+    sprite_class = state.CLASSES["sprite_classes"][0]
+    crowded = dict(MINI_SCENE, name="crowded",
+                   objects=[{"type": "plane", "name": "ground", "material": "wall", "size_m": [3, 3]}],
+                   sprites={"s": {"class": sprite_class, "seed": 1, "variants": 1, "size": 64, "height_m": 0.5, "kind": "quad"}},
+                   scatter=[{"name": "crowd", "sprite": "s", "on": "ground", "count": 300, "min_distance_m": 1.0, "seed": 1}])
+    spec = tmp_path / "crowded.json"
+    spec.write_text(json.dumps(crowded))
+    capfd.readouterr()
+    assert bpy.ops.scenegen.build_scene(filepath=str(spec)) == {"FINISHED"}
+    out = capfd.readouterr().out
+    assert "Warning: SceneGen: scatter layer 'crowd' placed" in out, out[-2000:]
+    assert state.FINISHED[-1].result["warnings"]
+
+
+# ------------------------------------------------------------------------------------------------- export
+def test_export_library_has_dialog_options_and_reports_progress_per_item(scene, test_model, tmp_path):
+    from scenegen_blender import state
+
+    props = {p.identifier for p in bpy.ops.scenegen.export_library.get_rna_type().properties}
+    assert {"spec", "out_dir", "target", "workers"} <= props and hasattr(bpy.types.SCENEGEN_OT_export_library, "draw")
+    library = tmp_path / "library.json"
+    library.write_text(json.dumps({"version": 1, "name": "t", "model": test_model,
+                                   "materials": [{"class": "gravel", "seeds": [0, 1, 2], "sizes": [64], "tile_size_m": 1.0},
+                                                 {"class": "brick", "seeds": [0], "sizes": [64], "tile_size_m": 1.0}]}))
+    out = tmp_path / "export"
+    assert bpy.ops.scenegen.export_library(spec=str(library), out_dir=str(out), target="godot", workers=1) == {"FINISHED"}
+    job = state.FINISHED[-1]
+    assert job.op == "export_library" and job.result["items"] == 4 and (out / "manifest.json").is_file()
+    steps = sorted(set(job.history))
+    assert len(steps) >= 4 + 1 and job.history == sorted(job.history), job.history  # start + one per item
+    assert scene.scenegen.export_spec == str(library) and scene.scenegen.export_target == "godot"  # remembered
+
+
+# ------------------------------------------------------------------------------------------------- cancel
+def test_cancel_of_a_2048_material_stops_it_within_a_second_and_keeps_the_worker(addon, test_model, tmp_path):
+    from scenegen_blender import operators
+
+    client = operators.get_client(bpy.context)
+    pid = client.call("ping", timeout=60)["pid"]
+    job = client.submit("material", {"class": _classes()[0], "seed": 12, "size": 2048, "model": test_model,
+                                     "out_dir": str(tmp_path)})
+    deadline = time.monotonic() + 60
+    while job.progress <= 0.1 and not job.done:  # the decode has begun
+        job.poll(0.05)
+        assert time.monotonic() < deadline
+    assert not job.done, "a 2048² material finished before it could be cancelled"
+    started = time.monotonic()
+    job.cancel()
+    while not job.poll(0.01):
+        pass
+    latency = time.monotonic() - started
+    assert job.error is not None and job.error.code == "cancelled", job.error
+    assert latency <= 1.0, f"cancel took {latency:.2f} s"
+    assert client.alive and client.call("ping", timeout=60)["pid"] == pid  # the same worker, still serving
+    assert not list(tmp_path.iterdir()), list(tmp_path.iterdir())  # no maps, no private folder
