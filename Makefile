@@ -77,6 +77,7 @@ benchmarks: setup
 	$(PY) benchmarks/sprites.py
 	$(PY) benchmarks/render.py
 	$(PY) benchmarks/export.py
+	$(PY) benchmarks/cli.py
 
 clean:
 	rm -rf out .pytest_cache

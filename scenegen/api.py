@@ -7,6 +7,7 @@ of loaded models.
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -54,6 +55,9 @@ def load_model(path: str | os.PathLike[str] | None = None):  # -> scenegen.model
 
         _configure_torch()
         _MODEL_CACHE[key] = load_model_dir(root, info)
+        # torch's import leaves ~170k long-lived objects; moved out of the collector's generations, no later
+        # collection walks them again, nor the one at interpreter exit (0.05–0.1 s each on 2 cores)
+        gc.freeze()
     return _MODEL_CACHE[key]
 
 
