@@ -49,6 +49,7 @@ class BuildOptions:
     texture_model: Path | None = None
     sprite_model: Path | None = None
     gpu_instancing: bool | None = None  # None: as the scene file says
+    compress: bool = False  # scene.glb with KTX2 textures and meshopt geometry (scenegen.scene.gltf_compress)
 
 
 @dataclass
@@ -149,6 +150,11 @@ def build_scene(path: str | os.PathLike[str], options: BuildOptions | None = Non
     gpu_instancing = spec.outputs.gpu_instancing if options.gpu_instancing is None else options.gpu_instancing
     if spec.outputs.glb and not options.preview:
         outputs[spec.outputs.glb] = scene_to_glb(composed, gpu_instancing=gpu_instancing)
+        if options.compress:
+            from ..scene.gltf_compress import compress_glb
+
+            outputs[spec.outputs.glb], compression = compress_glb(outputs[spec.outputs.glb])
+            counts["compressed_textures"] = len(compression["textures"])
     stage("export")
 
     summary = {
@@ -161,6 +167,7 @@ def build_scene(path: str | os.PathLike[str], options: BuildOptions | None = Non
         "counts": counts,
         "scatter": report.layers,
         "gpu_instancing": bool(gpu_instancing),
+        **({"compressed": True} if options.compress and spec.outputs.glb and not options.preview else {}),
         "files": {name: {"bytes": len(data), "sha256": sha256_bytes(data)} for name, data in sorted(outputs.items())},
     }
     if spec.outputs.depth:

@@ -20,7 +20,7 @@ from .. import __version__
 from ..errors import ScenegenError
 from ..fsutil import atomic_path, atomic_write_text, sha256_bytes, sha256_file
 from .library import WorkItem
-from .targets import TARGETS
+from .targets import COMPRESS_SUFFIX, TARGETS
 
 MANIFEST = "manifest.json"
 STATE_DIR = ".scenegen-export"
@@ -75,7 +75,7 @@ def item_key(item: WorkItem, model_hash: str, target: str) -> str:
                "model_hash": model_hash, "target": target}
     if item.kind == "sprites":  # a sprite set recorded before its files changed is built again
         payload["sprite_files"] = SPRITE_FILES_VERSION
-    spec = TARGETS.get(target)
+    spec = TARGETS.get(target.removesuffix(COMPRESS_SUFFIX))
     if spec is not None and spec.files_version is not None:  # so are the items of a target whose files changed
         payload["target_files"] = spec.files_version
     return sha256_bytes(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8"))
@@ -177,9 +177,13 @@ def write_fragment(out: str | os.PathLike[str], kind: str, name: str, record: di
     atomic_write_text(_fragment_path(Path(out), kind, name), json.dumps(record, sort_keys=True) + "\n")
 
 
+COMPRESSED = ("every .glb: textures KTX2 (KHR_texture_basisu; UASTC for normal and ORM maps, ETC1S for colour), "
+              "geometry meshopt (EXT_meshopt_compression, KHR_mesh_quantization); both extensions required")
+
+
 def write_manifest(out: str | os.PathLike[str], *, target: str, normal_convention: str,
                    models: dict[str, str | None], records: dict[tuple[str, str], dict[str, Any]],
-                   files: dict[str, str]) -> Path:
+                   files: dict[str, str], compressed: bool = False) -> Path:
     """Write ``DIR/manifest.json`` (sorted keys, no timestamps) and drop the per-item fragments."""
     root = Path(out)
     manifest: dict[str, Any] = {
@@ -192,6 +196,8 @@ def write_manifest(out: str | os.PathLike[str], *, target: str, normal_conventio
         "conventions": CONVENTIONS,
         "files": dict(sorted(files.items())),
     }
+    if compressed:
+        manifest["compressed"] = COMPRESSED
     for kind, section in SECTIONS.items():
         manifest[section] = {name: record for (k, name), record in sorted(records.items()) if k == kind}
     path = root / MANIFEST

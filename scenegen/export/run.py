@@ -29,13 +29,13 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 from ..errors import ScenegenError
-from ..fsutil import sha256_bytes
+from ..fsutil import sha256_bytes, write_failure
 from ..model.directory import ModelInfo, inspect
 from . import manifest as M
 from .executors import Executor, make_executor
 from .library import WorkItem, expand_library, load_library
 from .progress import Progress, format_duration
-from .targets import get_target
+from .targets import COMPRESS_SUFFIX, get_target
 
 CONTACT_SHEET = "contact_sheet.png"
 THUMBNAIL = 128
@@ -142,18 +142,26 @@ class _Lock:
 def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, target: str = "gltf",
                    workers: Optional[int] = None, ray: Optional[str] = None, model: Optional[str] = None,
                    sprite_model: Optional[str] = None, progress: bool = True,
-                   on_item: Optional[Callable[[str], None]] = None) -> ExportSummary:
+                   on_item: Optional[Callable[[str], None]] = None, allow_outside: bool = False,
+                   compress: bool = False) -> ExportSummary:
     """Export every item of ``library_path`` into ``out_dir`` (resuming), then the contact sheet and manifest.
 
     ``workers``: local processes (default: the cores); ``ray``: ``"auto"``, ``"local"`` or a cluster address.
     Failed items are reported in the summary (and left out of the manifest); the others are kept.
+    ``allow_outside`` lets photos lie outside the library file's folder; ``compress`` writes every ``.glb`` with
+    KTX2 textures and meshopt geometry (:mod:`scenegen.scene.gltf_compress`; needs Node.js and the npm packages).
     """
     started = time.perf_counter()
     library_file = Path(library_path)
     source = str(library_file)
-    target_spec = get_target(target)
+    target_spec = get_target(target + COMPRESS_SUFFIX if compress else target)
+    if compress:
+        from ..scene.gltf_compress import compress_unavailable
+
+        if compress_unavailable():
+            raise ScenegenError(compress_unavailable())
     library = load_library(library_file)
-    items = expand_library(library, library_file.parent, source)
+    items = expand_library(library, library_file.parent, source, allow_outside=allow_outside)
     if not items:
         raise ScenegenError(f"{source}: the library lists no materials and no sprites")
     refs = _resolve_models(items, library, library_file.parent, model, sprite_model, source)
@@ -165,8 +173,11 @@ def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathL
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ScenegenError(f"{out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    lock = _Lock(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = _Lock(out)
+    except OSError as exc:
+        raise write_failure(out, exc) from None
     finished = False
     try:
         M.remove_stale_temporaries(out)
@@ -175,7 +186,7 @@ def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathL
         keys: dict[tuple[str, str], str] = {}
         todo: list[WorkItem] = []
         for item in items:
-            key = M.item_key(item, identities[item.kind], target_spec.name)
+            key = M.item_key(item, identities[item.kind], target_spec.key_name)
             keys[(item.kind, item.name)] = key
             old = known.get(item)
             if old is not None and old.get("key") == key and M.files_verify(out, old.get("files") or {}):
@@ -186,7 +197,7 @@ def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathL
         current = {(item.kind, item.name) for item in items}
         summary.stale = sorted(f"{M.SECTIONS[kind]}/{name}" for kind, name in known.items if (kind, name) not in current)
         if todo:
-            executor = make_executor(workers=workers, ray=ray, target=target_spec.name,
+            executor = make_executor(workers=workers, ray=ray, target=target_spec.key_name,
                                      texture_model=str(refs["texture"].path) if refs["texture"] else None,
                                      sprite_model=str(refs["sprites"].path) if refs["sprites"] else None)
             summary.executor = executor.description
@@ -202,7 +213,7 @@ def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathL
             extra[CONTACT_SHEET] = sha256_bytes(sheet)
         M.write_manifest(out, target=target_spec.name, normal_convention=target_spec.normal_convention,
                          models={"texture": hashes["material"], "sprites": hashes["sprites"]},
-                         records=records, files=extra)
+                         records=records, files=extra, compressed=compress)
         finished = True
     finally:
         lock.release(tidy=finished)

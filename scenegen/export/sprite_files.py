@@ -15,7 +15,7 @@ from ..materials import to_directx
 from ..scene.compose import sprite_billboard
 from ..scene.composed import InstanceGroup
 from ..scene.gltf import asset_to_glb
-from .targets import TARGETS, Target, godot_atlas_tres, godot_sprite_tres, unity_texture_meta
+from .targets import TARGETS, Target, finish_glb, godot_atlas_tres, godot_sprite_tres, unity_texture_meta
 
 ATLAS_PADDING = 2
 
@@ -61,8 +61,8 @@ def sprite_set_files(sprites: Sequence[np.ndarray], set_name: str, *, height_m: 
         normal = S.sprite_normal_map(rgba, alpha_cutoff=alpha_cutoff)
         files[f"{name}.png"] = encode_png(rgba)
         files[f"{name}{suffix}.png"] = encode_png(convention(normal))
-        files[f"{name}.glb"] = billboard_glb(rgba, name, height_m=height_m, kind=kind, alpha_cutoff=alpha_cutoff,
-                                             normal=normal)
+        files[f"{name}.glb"] = finish_glb(billboard_glb(rgba, name, height_m=height_m, kind=kind,
+                                                        alpha_cutoff=alpha_cutoff, normal=normal), target)
         if "tres" in target.extras:
             files[f"{name}.tres"] = godot_sprite_tres(name, alpha_cutoff, kind, suffix).encode("utf-8")
     atlas, meta = S.pack_atlas(arrays, padding=ATLAS_PADDING, image_name=f"{set_name}_atlas.png")

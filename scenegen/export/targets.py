@@ -30,7 +30,7 @@ sprite's frame in the set's atlas; ``unity`` adds the ``.meta`` files.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -59,6 +59,15 @@ class Target:
     normal_suffix: str = "_normal"
     height_bits: int = 16
     files_version: int | None = None
+    compress: bool = False  # KTX2 + meshopt .glb files (``--compress``; the name then ends in COMPRESS_SUFFIX)
+
+    @property
+    def key_name(self) -> str:
+        """The name workers and item keys know this target by: ``godot``, or ``godot+compress``."""
+        return self.name + (COMPRESS_SUFFIX if self.compress else "")
+
+
+COMPRESS_SUFFIX = "+compress"
 
 
 TARGETS: dict[str, Target] = {
@@ -77,9 +86,19 @@ def get_target(name: str) -> Target:
     """The Target called ``name``; ScenegenError listing the choices otherwise."""
     from ..errors import ScenegenError
 
-    if name not in TARGETS:
+    base, compress = (name[:-len(COMPRESS_SUFFIX)], True) if name.endswith(COMPRESS_SUFFIX) else (name, False)
+    if base not in TARGETS:
         raise ScenegenError(f"unknown export target {name!r}; choose one of: {', '.join(TARGETS)}")
-    return TARGETS[name]
+    return replace(TARGETS[base], compress=True) if compress else TARGETS[base]
+
+
+def finish_glb(data: bytes, target: Target) -> bytes:
+    """A GLB as the target ships it: as written, or KTX2 + meshopt compressed (:mod:`scenegen.scene.gltf_compress`)."""
+    if not target.compress:
+        return data
+    from ..scene.gltf_compress import compress_glb
+
+    return compress_glb(data)[0]
 
 
 def unity_mask_map(material: Material) -> np.ndarray:
@@ -275,7 +294,8 @@ def material_files(material: Material, name: str, tile_size_m: float, target: Ta
     else:
         base, gl_normal, orm = _glb_maps(material)
         base_png, normal_png, orm_png = encode_png(base), encode_png(gl_normal), encode_png(orm)
-    files[f"{name}.glb"] = material_glb(name, base_png, normal_png, orm_png, tile_size_m=tile_size_m)
+    files[f"{name}.glb"] = finish_glb(material_glb(name, base_png, normal_png, orm_png, tile_size_m=tile_size_m),
+                                      target)
     if "tres" in target.extras:
         files[f"{name}.tres"] = godot_tres(name, tile_size_m, target.normal_suffix).encode("utf-8")
     if "mask" in target.extras:
