@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import say
+from . import emit_json, say
+
+INSTANCING_WARNING = ("the GLB requires EXT_mesh_gpu_instancing: Blender and Unity glTFast read it; Godot 3 shows one "
+                      "instance per mesh, Godot 4 and Unreal do not read it (docs/ENGINES.md). Build without "
+                      "--gpu-instancing for a GLB that every engine loads")
 
 
 def add_scene_options(p: argparse.ArgumentParser) -> None:
@@ -32,16 +36,30 @@ def options_from(args: argparse.Namespace):
         texture_model=Path(args.model) if args.model else None,
         sprite_model=Path(args.sprite_model) if args.sprite_model else None,
         gpu_instancing=True if getattr(args, "gpu_instancing", False) else None,
+        compress=getattr(args, "compress", False),
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from ..build import build_scene
 
-    say(f"building {args.scene}")
-    result = build_scene(args.scene, options_from(args), progress=say)
-    for warning in result.warnings:
+    if args.compress:
+        from ..errors import ScenegenError
+        from ..scene.gltf_compress import compress_unavailable
+
+        if compress_unavailable():
+            raise ScenegenError(compress_unavailable())
+    if not args.quiet:
+        say(f"building {args.scene}")
+    result = build_scene(args.scene, options_from(args), progress=(lambda _m: None) if args.quiet else say)
+    warnings = list(result.warnings)
+    if result.summary.get("gpu_instancing") and any(name.endswith(".glb") for name in result.files):
+        warnings.append(INSTANCING_WARNING)
+    for warning in warnings:
         say(f"warning: {warning}")
+    if args.json:
+        emit_json(_json_report(args, result, warnings))
+        return 0
     total = sum(result.timings.values())
     c = result.counts
     print(f"scene      {result.summary['scene']}  ({args.scene})")
@@ -57,6 +75,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_report(args: argparse.Namespace, result, warnings: list[str]) -> dict:
+    """``build --json``: what was built and written (README, "Machine-readable output")."""
+    from ..fsutil import sha256_file
+
+    return {
+        "command": "build",
+        "scene": result.summary["scene"],
+        "scene_file": str(args.scene),
+        "out": str(result.out_dir),
+        "files": {name: {"path": str(path), "bytes": path.stat().st_size,
+                         "sha256": result.summary["files"].get(name, {}).get("sha256") or sha256_file(path)}
+                  for name, path in result.files.items()},
+        "counts": result.counts,
+        "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
+        "gpu_instancing": bool(result.summary.get("gpu_instancing")),
+        "compressed": bool(result.summary.get("compressed")),
+        "warnings": warnings,
+    }
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("build", help="build a scene file: render it and export a GLB")
     add_scene_options(p)
@@ -68,7 +106,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preview", action="store_true",
                    help="quick look: at most 640 px wide, no supersampling, no GLB")
     p.add_argument("--gpu-instancing", action="store_true",
-                   help="write EXT_mesh_gpu_instancing (one node per instanced mesh) for engines that read it")
+                   help="write EXT_mesh_gpu_instancing (one node per instanced mesh) as a REQUIRED extension: "
+                        "smaller files for engines that read it (Blender, Unity glTFast), but Godot 3 shows one "
+                        "instance per mesh and Godot 4 / Unreal do not read it (docs/ENGINES.md)")
+    p.add_argument("--compress", action="store_true",
+                   help="scene.glb with KTX2 textures (UASTC normals/ORM, ETC1S colour) and meshopt geometry, via "
+                        "glTF-Transform (needs Node.js and `npm install`); for runtime loaders, not Blender")
     p.add_argument("--cache", default=None, help="cache folder (default: $SCENEGEN_CACHE or ./.cache)")
     p.add_argument("--no-cache", action="store_true", help="generate everything afresh, store nothing")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (files, counts, timings, warnings) on stdout instead of the report")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr (warnings and errors stay)")
     p.set_defaults(handler=run)

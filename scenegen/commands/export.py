@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import say
+from . import emit_json, say
 
 TARGETS = ("gltf", "godot", "unity", "unreal", "blender")
 
@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
     if args.verify:
         if args.library:
             raise ScenegenError("--verify takes the export folder only: scenegen export --verify DIR")
-        return _verify(args.verify)
+        return _verify(args.verify, args.json)
     if not args.library or not args.out:
         raise ScenegenError("usage: scenegen export LIBRARY.json --out DIR [--target ...] (or --verify DIR)")
     from ..export.run import export_library
@@ -28,7 +28,15 @@ def run(args: argparse.Namespace) -> int:
                             f"its free memory holds at ~1 GB a worker), got {args.workers}")
     summary = export_library(args.library, args.out, target=args.target, workers=args.workers, ray=args.ray,
                              model=args.model, sprite_model=args.sprite_model, progress=not args.quiet,
-                             allow_outside=args.allow_outside)
+                             allow_outside=args.allow_outside, compress=args.compress)
+    if args.json:
+        emit_json({"command": "export", "target": args.target, "compressed": bool(args.compress),
+                   "out": str(summary.out), "manifest": str(summary.out / "manifest.json"), "total": summary.total,
+                   "built": summary.built, "skipped": summary.skipped,
+                   "failed": [{"name": name, "error": error} for name, error in summary.failed],
+                   "files": summary.files, "bytes_written": summary.bytes_written,
+                   "seconds": round(summary.seconds, 3), "executor": summary.executor, "stale": summary.stale})
+        return 1 if summary.failed else 0
     text = summary.text().splitlines()
     for line in text[:2]:
         print(line)
@@ -37,10 +45,14 @@ def run(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
-def _verify(folder: str) -> int:
+def _verify(folder: str, as_json: bool = False) -> int:
     from ..export.manifest import verify_export
 
     report = verify_export(folder)
+    if as_json:
+        emit_json({"command": "export --verify", "folder": folder, "ok": report.ok, "checked": report.checked,
+                   "problems": report.problems, "untracked": report.untracked})
+        return 0 if report.ok else 1
     for problem in report.problems:
         print(f"{folder}/{problem}")
     if report.untracked:
@@ -58,7 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Export every material and sprite set of LIBRARY.json into DIR, in the target engine's "
                     "conventions, with a SHA-256 manifest. Re-running skips what is already exported and "
                     "verified and redoes what is missing or broken. `scenegen export --verify DIR` checks a folder.")
-    p.add_argument("library", nargs="?", help="library.json (see `scenegen schema --library`)")
+    p.add_argument("library", nargs="?",
+                   help="library.json: the materials and sprite sets to export (an example: examples/library/library.json; "
+                        "every field: scenegen/export/library.py)")
     p.add_argument("--out", help="output folder")
     p.add_argument("--target", choices=TARGETS, default="gltf", help="engine conventions (default: gltf)")
     p.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per CPU core)")
@@ -70,5 +84,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--verify", metavar="DIR", default=None, help="check DIR's files against its manifest and exit")
     p.add_argument("--allow-outside", action="store_true",
                    help="allow photos named by the library to lie outside the library file's folder")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--compress", action="store_true",
+                   help="every .glb with KTX2 textures (UASTC normals/ORM, ETC1S colour) and meshopt geometry, via "
+                        "glTF-Transform (needs Node.js and `npm install`; the PNG sets are unchanged)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (counts, failures, manifest path) on stdout instead of the summary")
+    p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
     p.set_defaults(handler=run)

@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gallery", help="a grid of generated textures, every class × a few seeds")
-    p.add_argument("--model", default=None)
-    p.add_argument("--out", default="out")
-    p.add_argument("--size", type=int, default=256)
-    p.add_argument("--seeds", type=int, default=4)
+    p.add_argument("--model", default=None, help="texture model directory (default: the shipped model)")
+    p.add_argument("--out", default="out", help="folder for gallery.png (default: out)")
+    p.add_argument("--size", type=int, default=256, help="side of each texture tile in pixels (default 256)")
+    p.add_argument("--seeds", type=int, default=4, help="seeds per class, 0…N-1: the gallery's columns (default 4)")
     p.set_defaults(handler=run)

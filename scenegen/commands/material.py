@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import ScenegenError
-from . import say
+from ..errors import ScenegenError, cut
+from . import Progress, emit_json, say
 
 CONVENTIONS = ("opengl", "directx")
 DECODE_SHARE = 0.8  # fraction of the progress bar the decode takes; writing the files the rest
@@ -40,9 +40,10 @@ def _safe_name(text: str) -> str:
 def _plan(args: argparse.Namespace, classes: tuple[str, ...]) -> list[tuple[str, int]]:
     """(name, seed) of every material requested."""
     from ..api import check_grain
+    from ..limits import MAX_VARIATIONS
 
-    if args.variations < 1:
-        raise ScenegenError(f"--variations must be at least 1, got {args.variations}")
+    if not 1 <= args.variations <= MAX_VARIATIONS:
+        raise ScenegenError(f"--variations must be from 1 to {MAX_VARIATIONS:,}, got {args.variations}")
     if args.seed < 0:
         raise ScenegenError(f"--seed must be >= 0, got {args.seed}")
     check_grain(args.grain, "--grain")
@@ -51,7 +52,7 @@ def _plan(args: argparse.Namespace, classes: tuple[str, ...]) -> list[tuple[str,
     if args.scale != 1.0 and args.photo is None:
         raise ScenegenError("--scale applies to --from-image only")
     if args.cls is not None and args.cls not in classes:
-        raise ScenegenError(f"unknown class '{args.cls}'; this model knows: {', '.join(classes)}")
+        raise ScenegenError(f"unknown class '{cut(args.cls)}'; this model knows: {', '.join(classes)}")
     base = args.name or (args.cls if args.cls is not None else _safe_name(Path(args.photo).stem))
     seeds = range(args.seed, args.seed + args.variations)
     if args.name and args.variations == 1:
@@ -69,20 +70,14 @@ def _check_photo(path: str):  # -> np.ndarray
 
 
 class _Bar:
-    """A tqdm bar (stderr) that shows only for work lasting over a second, and only on a terminal."""
+    """Progress of one material in percent (stderr): a tqdm bar on a terminal, plain lines elsewhere
+    (:class:`scenegen.commands.Progress`: only for work lasting over two seconds)."""
 
     def __init__(self, label: str, quiet: bool) -> None:
-        from tqdm import tqdm
-
-        self._bar = tqdm(total=100, desc=label, unit="%", delay=1.0, disable=True if quiet else None, leave=False,
-                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
-        self._done = 0
+        self._bar = Progress(label, 100, unit="%", quiet=quiet)
 
     def to(self, fraction: float) -> None:
-        target = int(round(100 * min(max(fraction, 0.0), 1.0)))
-        if target > self._done:
-            self._bar.update(target - self._done)
-            self._done = target
+        self._bar.to(int(round(100 * min(max(fraction, 0.0), 1.0))))
 
     def close(self) -> None:
         self._bar.close()
@@ -174,7 +169,10 @@ def run(args: argparse.Namespace) -> int:
     model_dir = Path(args.model) if args.model else default_model_dir()
     if args.list:
         classes = _texture_model(model_dir).classes
-        print(json.dumps(list(classes)) if args.json else "\n".join(classes))
+        if args.json:
+            emit_json({"command": "material", "classes": list(classes)})
+        else:
+            print("\n".join(classes))
         return 0
     size = check_size(args.size, "--size")
     if (args.cls is None) == (args.photo is None):
@@ -215,7 +213,8 @@ def run(args: argparse.Namespace) -> int:
             how = "cached" if report["cached"] else f"generated in {report['seconds']:.2f} s"
             print(f"{name}: {len(report['files'])} files in {args.out} ({how})")
     if args.json:
-        print(json.dumps({"out": str(args.out), "size": size, "model_hash": info.model_hash, "materials": reports}))
+        emit_json({"command": "material", "out": str(args.out), "size": size, "model_hash": info.model_hash,
+                   "materials": reports})
     return 0
 
 
@@ -249,5 +248,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="skip NAME_preview.png")
     p.add_argument("--no-cache", action="store_true", help="always generate; neither read nor write the cache")
     p.add_argument("--json", action="store_true", help="print one JSON object describing what was written")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr (errors and warnings stay)")
     p.set_defaults(handler=run)

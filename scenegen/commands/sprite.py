@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from ..errors import ScenegenError, cut
-from . import say
+from . import Progress, emit_json, say
 
 BATCH = 64  # sprites generated (and decoded together: fastest on CPU) per step of the progress bar
 DEFAULT_TEMPERATURE = 0.6  # scenegen.sprite_gen.DEFAULT_TEMPERATURE (not imported: keeps `scenegen --help` light)
@@ -51,8 +51,6 @@ def _thumbnail(sprite, size: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from ..export.sprite_files import billboard_glb
     from ..fsutil import atomic_write_bytes, atomic_write_text, write_failure
     from ..imaging import save_png
@@ -63,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
         _check_args(args)
     model = load_sprite_model(args.model)
     if args.list:
+        if args.json:
+            emit_json({"command": "sprite", "classes": list(model.classes)})
+            return 0
         print("\n".join(model.classes))
         return 0
     if args.cls not in model.classes:
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     names = [f"{cls}_{seed}_{i}" for i in range(args.count)]
     sprites = []
     written: list[Path] = []
-    bar = tqdm(total=args.count, desc=f"sprite {cls}", unit="sprite", delay=1.0, disable=args.quiet, dynamic_ncols=True)
+    bar = Progress(f"sprite {cls}", args.count, unit="sprites", quiet=args.quiet)
     for first in range(0, args.count, BATCH):
         batch = generate_sprites(cls, seed, min(BATCH, args.count - first), args.size, model=model, first=first,
                                  temperature=args.temperature)
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                 atomic_write_bytes(out / f"{name}.glb", glb)
                 written.append(out / f"{name}.glb")
         sprites += batch
-        bar.update(len(batch))
+        bar.to(len(sprites))
     bar.close()
     thumb = min(args.size, 256 if args.count <= 64 else 128)
     sheet = contact_sheet([_thumbnail(s, thumb) for s in sprites], columns=min(SHEET_COLUMNS, len(sprites)),
@@ -100,8 +101,14 @@ def run(args: argparse.Namespace) -> int:
         atlas_json = out / f"{cls}_atlas.json"
         atomic_write_text(atlas_json, json.dumps(meta, indent=2) + "\n")
         written.append(atlas_json)
+    if args.json:
+        emit_json({"command": "sprite", "class": cls, "seed": seed, "count": args.count, "size": args.size,
+                   "out": str(out), "sprites": names, "atlas": args.atlas, "mesh": args.mesh,
+                   "files": [str(p) for p in written]})
+        return 0
     extras = (" + atlas" if args.atlas else "") + (f" + {args.mesh} billboards" if args.mesh else "")
-    say(f"{args.count} {cls} sprite(s) at {args.size}² (seed {seed}){extras} written to {out}")
+    if not args.quiet:
+        say(f"{args.count} {cls} sprite(s) at {args.size}² (seed {seed}){extras} written to {out}")
     print("\n".join(str(p) for p in written))
     return 0
 
@@ -109,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sprite", help="RGBA billboard sprites of a class (PNGs, contact sheet, atlas, .glb)")
     p.add_argument("cls", nargs="?", metavar="CLASS", help="sprite class (see --list)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed (default 0); the same seed gives the same sprites")
     p.add_argument("--count", type=int, default=8, help="number of sprites (default 8)")
     p.add_argument("--size", type=int, default=256, help="sprite size in pixels, 64–512 (default 256)")
     p.add_argument("--out", default="out/sprites", help="output folder (default out/sprites)")
@@ -122,5 +130,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"spread of the prior draw, 0–2 (default {DEFAULT_TEMPERATURE})")
     p.add_argument("--model", default=None, help="sprite model directory (default: $SCENEGEN_SPRITE_MODEL or assets/models/sprites)")
     p.add_argument("--list", action="store_true", help="print the model's sprite classes and exit")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (sprite names, files) on stdout instead of the list of paths")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr (errors stay)")
     p.set_defaults(handler=run)

@@ -7,12 +7,10 @@ import shlex
 import sys
 
 from ..errors import ScenegenError
-from . import say
+from . import Progress, emit_json, say
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from ..model.config import TrainConfig
     from ..model.train import train
 
@@ -35,12 +33,10 @@ def run(args: argparse.Namespace) -> int:
     )
     architecture = {k: v for k, v in (("latent_channels", args.latent_channels), ("encoder_widths", args.encoder_widths),
                                       ("decoder_widths", args.decoder_widths)) if v is not None}
-    bar = tqdm(total=args.steps, desc="train", unit="step", dynamic_ncols=True, disable=args.quiet)
+    bar = Progress("train", args.steps, unit="steps", quiet=args.quiet, delay=0.0)
 
     def progress(done: int, total: int, parts: dict[str, float]) -> None:
-        bar.n = done
-        bar.set_postfix(loss=f"{parts['total']:.4f}", patches_s=f"{parts['patches_per_s']:.1f}", refresh=False)
-        bar.refresh()
+        bar.to(done, f"loss {parts['total']:.4f}  {parts['patches_per_s']:.1f} patches/s")
 
     init_from = args.init_from
     if init_from is None and not args.from_scratch and not architecture:
@@ -51,8 +47,26 @@ def run(args: argparse.Namespace) -> int:
                 command=command, progress=progress)
     bar.close()
     start = f"fine-tuned from {init_from}" if init_from is not None else "trained from scratch"
-    say(f"model written to {out} ({start}; samples in {out / 'samples'})")
+    if args.json:
+        emit_json(_json_report(args, out, init_from))
+        return 0
+    if not args.quiet:
+        say(f"model written to {out} ({start}; samples in {out / 'samples'})")
     return 0
+
+
+def _json_report(args: argparse.Namespace, out, init_from: str | None) -> dict:
+    """``train --json``: the model directory written, its files with SHA-256 and the training summary."""
+    import json
+
+    try:
+        config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    return {"command": "train", "out": str(out), "mode": args.mode, "steps": args.steps, "init_from": init_from,
+            "files": {name: {"path": str(out / name), "sha256": digest}
+                      for name, digest in sorted((config.get("files") or {}).items())},
+            "samples": str(out / "samples"), "training": config.get("training")}
 
 
 def _check_run_args(args: argparse.Namespace) -> None:
@@ -113,10 +127,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="folder with one sub-folder per class")
     p.add_argument("--out", required=True, help="model directory to write")
     p.add_argument("--mode", choices=["texture", "sprite"], default="texture", help="tileable RGB textures or RGBA sprites")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--steps", type=int, default=2000, help="optimiser steps in all (default 2000)")
+    p.add_argument("--batch", type=int, default=8, help="crops per step (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of initialisation and crops (default 0)")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
     p.add_argument("--crop", type=int, default=128, help="training crop size in pixels (multiple of 8)")
     p.add_argument("--gram-weight", type=float, default=TrainConfig.gram_weight, help="weight of the random-feature Gram loss (0 = off)")
     p.add_argument("--fft-weight", type=float, default=TrainConfig.fft_weight, help="weight of the focal-frequency loss")
@@ -137,8 +151,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "classes matched by name)")
     p.add_argument("--from-scratch", action="store_true",
                    help="train new weights instead of fine-tuning the shipped model of this --mode (the default)")
-    p.add_argument("--checkpoint-every", type=int, default=100)
-    p.add_argument("--sample-every", type=int, default=100)
+    p.add_argument("--checkpoint-every", type=int, default=100, metavar="N",
+                   help="write an atomic checkpoint every N steps (default 100; --resume continues from it)")
+    p.add_argument("--sample-every", type=int, default=100, metavar="N",
+                   help="write a sample grid into OUT/samples every N steps (default 100)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (model files with SHA-256, training summary) on stdout when done")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr (errors and warnings stay)")
     p.set_defaults(handler=run)
