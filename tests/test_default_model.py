@@ -117,3 +117,24 @@ def test_bytes_do_not_depend_on_the_thread_count(default_model_dir: Path) -> Non
         torch.set_num_threads(before)
     for one, two in zip(*outputs):
         assert np.array_equal(one, two)
+
+
+def test_progress_is_reported_while_quilting_so_a_cancel_stops_before_decoding(default_model_dir: Path) -> None:
+    """The sampler reports progress 0 after every row of quilting patches: a progress callback that raises
+    (the worker's cancel) stops the job inside quilting, before any tile is decoded."""
+    calls: list[float] = []
+
+    class Stop(Exception):
+        pass
+
+    def cancel_at_once(fraction: float) -> None:
+        calls.append(fraction)
+        raise Stop
+
+    with pytest.raises(Stop):
+        api.generate_texture("brick", seed=0, size=1024, progress=cancel_at_once)
+    assert calls == [0.0]
+    seen: list[float] = []
+    api.generate_texture("brick", seed=0, size=256, progress=seen.append)
+    zeros = seen.index(next(f for f in seen if f > 0))
+    assert zeros >= 2 and all(f == 0.0 for f in seen[:zeros]) and seen[-1] == 1.0

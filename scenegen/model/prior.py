@@ -17,6 +17,7 @@ tolerance of the best.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy import fft as sfft
@@ -129,13 +130,15 @@ class _Source:
 
 
 def quilt(source: np.ndarray, height: int, width: int, rng: np.random.Generator,
-          settings: QuiltSettings = QuiltSettings(), periodic: bool = True) -> np.ndarray:
+          settings: QuiltSettings = QuiltSettings(), periodic: bool = True,
+          tick: Callable[[], None] | None = None) -> np.ndarray:
     """A periodic L×height×width latent grid stitched from patches of one ``source`` grid (L×gh×gw).
 
     ``periodic``: the source is a latent torus (patches may wrap around it); otherwise patches stay inside
     it, ``settings.margin`` cells from its edge. Patches are laid from the origin, so the closing cuts (where
     the last patch of a row or column meets the first one again) would all sit at the wrap-around edge; the
     finished torus is therefore rolled by a random offset, and the wrap-around edge becomes an ordinary place.
+    ``tick()`` is called after each row of patches (a caller's progress report or cancel check).
     """
     src = _Source(source, periodic, settings.margin)
     overlap = settings.overlap
@@ -163,6 +166,8 @@ def quilt(source: np.ndarray, height: int, width: int, rng: np.random.Generator,
             filled[rows[:, None], cols[None, :]] = True
             read = np.stack(np.mgrid[oy : oy + ph, ox : ox + pw])
             where[:, rows[:, None], cols[None, :]] = np.where(mask[None], read, where[:, rows[:, None], cols[None, :]])
+        if tick is not None:
+            tick()
     return np.roll(canvas, (int(rng.integers(0, height)), int(rng.integers(0, width))), axis=(1, 2))
 
 

@@ -120,12 +120,14 @@ def source_index(count: int, seed: int, class_index: int) -> int:
     return int(order[int(seed) % count])
 
 
-def sample_texture_latent(model: LoadedModel, class_index: int, height: int, width: int, seed: int) -> np.ndarray:
-    """A periodic latent grid (L×height×width cells) quilted from one of the class's latent sources."""
+def sample_texture_latent(model: LoadedModel, class_index: int, height: int, width: int, seed: int,
+                          tick: Callable[[], None] | None = None) -> np.ndarray:
+    """A periodic latent grid (L×height×width cells) quilted from one of the class's latent sources
+    (``tick()`` after each row of patches)."""
     bank, periodic = texture_sources(model, class_index)
     pick = source_index(len(bank), seed, class_index)
     rng = np.random.default_rng([seed, class_index, height, width])
-    return quilt(bank[pick], height, width, rng, quilt_settings(height, width), periodic=bool(periodic[pick]))
+    return quilt(bank[pick], height, width, rng, quilt_settings(height, width), periodic=bool(periodic[pick]), tick=tick)
 
 
 def source_palette(model: LoadedModel, class_index: int, seed: int) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -146,7 +148,8 @@ def photo_decoder_bias(model: LoadedModel, photo: np.ndarray, latent: np.ndarray
     y0, x0 = max(0, (h - cells) // 2), max(0, (w - cells) // 2)
     window = latent[:, y0 : y0 + cells, x0 : x0 + cells]
     weights = condition_weights(model.config, model.config.any_class, *window.shape[1:])
-    recon = decode(model, window, weights)
+    with single_threaded():
+        recon = decode(model, window, weights)
     m = min(PHOTO_BIAS_MARGIN, recon.shape[0] // 4, recon.shape[1] // 4)  # the circular decode's edges
     inner = (slice(m, recon.shape[0] - m), slice(m, recon.shape[1] - m))
     crop = photo[y0 * s : y0 * s + recon.shape[0], x0 * s : x0 * s + recon.shape[1]]
@@ -161,10 +164,16 @@ def quilt_settings(height: int, width: int) -> QuiltSettings:
     return QuiltSettings(patch=patch)
 
 
-def quilt_from_latent(latent: np.ndarray, height: int, width: int, seed: int, periodic: bool = False) -> np.ndarray:
+def quilt_from_latent(latent: np.ndarray, height: int, width: int, seed: int, periodic: bool = False,
+                      tick: Callable[[], None] | None = None) -> np.ndarray:
     """A new periodic latent grid of the given size stitched from one image's latent grid."""
     rng = np.random.default_rng([seed, height, width, 7])
-    return quilt(latent, height, width, rng, quilt_settings(height, width), periodic=periodic)
+    return quilt(latent, height, width, rng, quilt_settings(height, width), periodic=periodic, tick=tick)
+
+
+def _quilt_tick(progress: Callable[[float], None] | None) -> Callable[[], None] | None:
+    """Progress 0 after each row of quilting patches: a caller's cancel check runs during quilting too."""
+    return None if progress is None else (lambda: progress(0.0))
 
 
 def cell_phase(model: LoadedModel, seed: int, tag: int, height: int, width: int) -> tuple[int, int]:
@@ -192,7 +201,7 @@ def sample_texture(model: LoadedModel, class_index: int, height: int, width: int
     """
     scale = model.config.scale
     cells_y, cells_x = latent_cells(height, scale), latent_cells(width, scale)
-    latent = sample_texture_latent(model, class_index, cells_y, cells_x, seed)
+    latent = sample_texture_latent(model, class_index, cells_y, cells_x, seed, _quilt_tick(progress))
     phase = cell_phase(model, seed, class_index, height, width)
     weights = condition_weights(model.config, class_index, cells_y, cells_x)
     image = decode_canvas(model, latent, weights, height, width, progress, phase)
@@ -211,7 +220,7 @@ def sample_photo_texture(model: LoadedModel, photo: np.ndarray, height: int, wid
     cfg = model.config
     latent = encode(model, photo)
     cells_y, cells_x = latent_cells(height, cfg.scale), latent_cells(width, cfg.scale)
-    quilted = quilt_from_latent(latent, cells_y, cells_x, int(seed))
+    quilted = quilt_from_latent(latent, cells_y, cells_x, int(seed), tick=_quilt_tick(progress))
     phase = cell_phase(model, seed, cfg.any_class, height, width)
     weights = condition_weights(cfg, cfg.any_class, cells_y, cells_x)
     start, target = photo_decoder_bias(model, photo, latent)
