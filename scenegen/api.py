@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,10 +31,18 @@ MIN_PHOTO_SCALE, MAX_PHOTO_SCALE = 0.125, 4.0
 _MODEL_CACHE: dict[str, Any] = {}
 
 
+def shipped_model_dir(name: str) -> Path:
+    """A shipped model directory (``default`` or ``sprites``): ``assets/models/NAME`` of this checkout, else
+    ``<prefix>/share/scenegen/models/NAME`` where a wheel installed it."""
+    checkout = Path(__file__).resolve().parent.parent / "assets" / "models" / name
+    installed = Path(sys.prefix) / "share" / "scenegen" / "models" / name
+    return installed if not (checkout / "config.json").is_file() and (installed / "config.json").is_file() else checkout
+
+
 def default_model_dir() -> Path:
-    """``$SCENEGEN_MODEL`` if set, else ``assets/models/default`` of this checkout."""
+    """``$SCENEGEN_MODEL`` if set, else the shipped texture model (:func:`shipped_model_dir`)."""
     env = os.environ.get("SCENEGEN_MODEL")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "assets" / "models" / "default"
+    return Path(env) if env else shipped_model_dir("default")
 
 
 def load_model(path: str | os.PathLike[str] | None = None):  # -> scenegen.model.weights.LoadedModel

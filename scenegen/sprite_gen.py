@@ -39,9 +39,11 @@ _PRIORS: dict[tuple[int, int], tuple[Any, Any]] = {}  # (id of a model's prior d
 
 
 def default_sprite_model_dir() -> Path:
-    """``$SCENEGEN_SPRITE_MODEL`` if set, else ``assets/models/sprites`` of this checkout."""
+    """``$SCENEGEN_SPRITE_MODEL`` if set, else the shipped sprite model (:func:`scenegen.api.shipped_model_dir`)."""
+    from .api import shipped_model_dir
+
     env = os.environ.get("SCENEGEN_SPRITE_MODEL")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "assets" / "models" / "sprites"
+    return Path(env) if env else shipped_model_dir("sprites")
 
 
 def load_sprite_model(path: str | os.PathLike[str] | None = None):  # -> scenegen.model.weights.LoadedModel
