@@ -32,6 +32,7 @@ MIN_PHOTO_SIDE = 64  # a material photo's shorter side (as scenegen.api requires
 MAX_MASK_REPEATS = 20_000  # texture repeats a path-mask material's paths may span (each one is drawn)
 PACKING = 0.55  # fraction of a surface that random disks of radius min_distance_m / 2 can cover (jamming ≈ 0.547)
 MIN_CAPACITY = 1000  # scatter counts up to this are never refused for lack of room
+TERRAIN_SLOPE_AREA = 1.25  # a terrain's surface over its footprint, at most (hills add area)
 
 
 @dataclass
@@ -260,24 +261,24 @@ def _check_work(scene: LoadedScene) -> None:
         area = _area_estimate(scene, spec.objects[index], ("objects", index))
         disk = 3.141592653589793 * (layer.min_distance_m / 2.0) ** 2
         capacity = PACKING * area / disk
-        if layer.count is not None and layer.count > max(MIN_CAPACITY, 2 * capacity):
+        if layer.count is not None and layer.count > max(MIN_CAPACITY, capacity):
             raise err(("scatter", i, "count"),
                       f"{layer.count:,} instances {layer.min_distance_m:g} m apart cannot fit on '{target}' "
                       f"(about {area:,.0f} m²: room for about {capacity:,.0f}); lower count or min_distance_m")
-        if layer.density_per_m2 is not None and layer.density_per_m2 * disk > 2 * PACKING:
+        if layer.density_per_m2 is not None and layer.density_per_m2 * disk > PACKING:
             raise err(("scatter", i, "density_per_m2"),
                       f"{layer.density_per_m2:g} per m² cannot be {layer.min_distance_m:g} m apart (at most "
                       f"{PACKING / disk:,.3g} per m² fit); lower density_per_m2 or min_distance_m")
 
 
 def _area_estimate(scene: LoadedScene, obj: Any, where: tuple) -> float:
-    """An upper estimate of an object's surface area in m² (scale included; terrain slopes counted twice)."""
+    """An upper estimate of an object's surface area in m² (scale included; terrain slopes add a quarter)."""
     import numpy as np
 
     scale = np.broadcast_to(np.asarray(obj.scale, dtype=np.float64), (3,))
     s = float(np.max(scale)) ** 2
     if isinstance(obj, TerrainSpec):
-        return 2.0 * obj.size_m[0] * obj.size_m[1] * s
+        return TERRAIN_SLOPE_AREA * obj.size_m[0] * obj.size_m[1] * s
     if isinstance(obj, PlaneSpec):
         return obj.size_m[0] * obj.size_m[1] * s
     if isinstance(obj, (BoxSpec, GableSpec)):
