@@ -1,16 +1,13 @@
 """RGBA sprites: alpha clean-up, colour bleeding, shape normal maps, billboard meshes, atlases, contact sheets.
 
-Pure numpy / OpenCV / trimesh (no torch). Sprites are float32 H×W×4 in [0, 1] with straight
+Pure numpy / OpenCV / trimesh (no torch); a billboard's GLB is written by :mod:`scenegen.scene.gltf`
+(:func:`scenegen.export.sprite_files.billboard_glb`). Sprites are float32 H×W×4 in [0, 1] with straight
 (non-premultiplied) alpha, standing on their foot at the bottom centre of the frame.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import struct
-from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -21,7 +18,6 @@ from trimesh.visual.material import PBRMaterial
 
 from . import __version__
 from .errors import ScenegenError
-from .fsutil import atomic_write_bytes
 from .imaging import checkerboard, over, to_uint
 
 BILLBOARD_KINDS = {"quad": 1, "cross": 2, "cross3": 3}  # number of vertical quads, evenly rotated about +Y
@@ -300,105 +296,6 @@ def billboard_mesh(rgba: np.ndarray, *, height_m: float = 1.0, kind: str = "quad
 
 def _to_pil(rgba: np.ndarray) -> Image.Image:
     return Image.fromarray(to_uint(rgba, 8), "RGBA")
-
-
-# ----------------------------------------------------------------------------------------------------- GLB export
-def export_glb(mesh_or_scene: trimesh.Trimesh | trimesh.Scene, path: str | os.PathLike[str]) -> Path:
-    """Write a binary glTF of trimesh geometry atomically.
-
-    After trimesh's export the JSON chunk gets two small fixes (see :func:`tidy_glb`): cut-out material flags
-    are restored if trimesh lost them, and vertex/index buffer views get their ``target``. trimesh writes no
-    TANGENT and no samplers, so sprite billboards *with their normal maps* are written by scenegen's glTF writer
-    instead (:func:`scenegen.export.sprite_files.billboard_glb`, :func:`scenegen.scene.gltf.asset_to_glb`).
-    """
-    data = mesh_or_scene.export(file_type="glb", include_normals=True)
-    atomic_write_bytes(path, tidy_glb(data, _material_flags(mesh_or_scene)))
-    return Path(path)
-
-
-def tidy_glb(data: bytes, flags: dict[str, dict[str, Any]]) -> bytes:
-    """GLB bytes with :func:`restore_material_flags` and :func:`set_buffer_view_targets` applied."""
-    gltf = read_glb_json(data)
-    changed = restore_material_flags(gltf, flags)
-    changed = set_buffer_view_targets(gltf) or changed
-    return write_glb_json(data, gltf) if changed else data
-
-
-def _material_flags(mesh_or_scene: trimesh.Trimesh | trimesh.Scene) -> dict[str, dict[str, Any]]:
-    geometries = mesh_or_scene.geometry.values() if isinstance(mesh_or_scene, trimesh.Scene) else [mesh_or_scene]
-    flags: dict[str, dict[str, Any]] = {}
-    for geometry in geometries:
-        material = getattr(getattr(geometry, "visual", None), "material", None)
-        if isinstance(material, PBRMaterial) and material.name:
-            entry: dict[str, Any] = {}
-            if material.alphaMode:
-                entry["alphaMode"] = str(material.alphaMode)
-            if material.alphaMode == "MASK" and material.alphaCutoff is not None:
-                entry["alphaCutoff"] = float(material.alphaCutoff)
-            if material.doubleSided is not None:
-                entry["doubleSided"] = bool(material.doubleSided)
-            flags[material.name] = entry
-    return flags
-
-
-def read_glb_json(data: bytes) -> dict:
-    """The JSON chunk of GLB bytes."""
-    magic, version, _ = struct.unpack_from("<4sII", data, 0)
-    length, chunk_type = struct.unpack_from("<I4s", data, 12)
-    if magic != b"glTF" or version != 2 or chunk_type != b"JSON":
-        raise ScenegenError("not a glTF 2.0 binary (GLB) file")
-    return json.loads(data[20:20 + length].decode("utf-8"))
-
-
-def write_glb_json(data: bytes, gltf: dict) -> bytes:
-    """GLB bytes with the JSON chunk replaced by ``gltf`` (space-padded to 4 bytes); other chunks kept."""
-    old_length = struct.unpack_from("<I", data, 12)[0]
-    rest = data[20 + old_length:]
-    payload = json.dumps(gltf, separators=(",", ":")).encode("utf-8")
-    payload += b" " * (-len(payload) % 4)
-    body = struct.pack("<I4s", len(payload), b"JSON") + payload + rest
-    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
-
-
-def restore_material_flags(gltf: dict, flags: dict[str, dict[str, Any]]) -> bool:
-    """Set alphaMode / alphaCutoff / doubleSided on the glTF materials named in ``flags``; True if any changed.
-
-    trimesh (4.x, 5.x) writes these itself, but only when alphaCutoff is a Python float and only from a
-    PBRMaterial; this small pass makes the export independent of such details.
-    """
-    changed = False
-    for material in gltf.get("materials", []):
-        wanted = flags.get(material.get("name", ""), {})
-        for key, value in wanted.items():
-            if material.get(key) != value:
-                material[key] = value
-                changed = True
-    return changed
-
-
-def set_buffer_view_targets(gltf: dict) -> bool:
-    """Mark buffer views used only by vertex attributes (ARRAY_BUFFER) or indices (ELEMENT_ARRAY_BUFFER).
-
-    trimesh leaves ``target`` out, which the glTF-Validator reports (as a hint) and which lets some loaders
-    upload image data to the GPU as geometry. Returns True if any view changed.
-    """
-    uses: dict[int, set[int]] = {}
-    for mesh in gltf.get("meshes", []):
-        for primitive in mesh.get("primitives", []):
-            accessors = [(a, 34962) for a in primitive.get("attributes", {}).values()]
-            if "indices" in primitive:
-                accessors.append((primitive["indices"], 34963))
-            for accessor, target in accessors:
-                view = gltf["accessors"][accessor].get("bufferView")
-                if view is not None:
-                    uses.setdefault(view, set()).add(target)
-    changed = False
-    for view, targets in uses.items():
-        entry = gltf["bufferViews"][view]
-        if len(targets) == 1 and "target" not in entry:
-            entry["target"] = targets.pop()
-            changed = True
-    return changed
 
 
 # ---------------------------------------------------------------------------------------------------------- atlas

@@ -25,7 +25,7 @@ from conftest import REPO
 from gltf_validation import describe, validate_gltf, validator_available
 from scenegen.export.run import export_library
 from scenegen.scene.gltf import LUMENS_PER_WATT, scene_to_glb
-from scenegen.sprites import read_glb_json
+from scenegen.glb import read_glb_json
 from test_scene_support import composed, tiny_sprite_model_dir
 
 BLENDER_PYTHON = REPO / ".venv-blender" / "bin" / "python"

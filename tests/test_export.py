@@ -25,7 +25,7 @@ from scenegen.export import library as L
 from scenegen.export import manifest as M
 from scenegen.export.run import export_library
 from scenegen.fsutil import sha256_file
-from scenegen.sprites import read_glb_json
+from scenegen.glb import read_glb_json
 
 ITEMS = 8  # the module library: 7 materials and 1 sprite set
 MATERIAL_NAMES = {"brick_0_64", "brick_1_64", "grass_0_64", "grass_1_64", "gravel_2_64", "gravel_2_128", "wall_0"}

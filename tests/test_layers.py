@@ -9,12 +9,12 @@ c`` depend on the module ``a.b`` (on ``a.b.c`` when that is a module); the impli
 faces       ``scenegen.__main__``, ``cli``, ``commands``, ``worker``: parse, report, relay
 pipelines   ``build`` (scene builds: the cached asset service, then ``scene``), ``export`` (library export)
 api         ``sprite_gen``, ``api``: validate inputs, call the model layer's pipelines
-products    ``scene``, ``materials``, ``material_files``, ``preview``, ``sprites``: pixels and geometry from
-            finished assets, no model
+products    ``scene``, ``materials``, ``material_files``, ``glb``, ``preview``, ``sprites``: pixels and geometry
+            from finished assets, no model
 model       ``model``: the VAE, its priors, training, sampling, weights
 data        ``data``: built-in corpora, user folders
 ground      ``scenegen`` (the package: its version), ``imaging``, ``metrics``, ``fsutil``, ``errors``,
-            ``cache``, ``limits``
+            ``cache``, ``reuse``, ``limits``
 ==========  ===========================================================================================
 
 A module may import modules of its own layer or of any layer below. Modules of one layer that import each
@@ -37,12 +37,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("faces", ("scenegen.__main__", "scenegen.cli", "scenegen.commands", "scenegen.worker")),
     ("pipelines", ("scenegen.build", "scenegen.export")),
     ("api", ("scenegen.sprite_gen", "scenegen.api")),
-    ("products", ("scenegen.scene", "scenegen.materials", "scenegen.material_files",  # material_files: issue 14
+    ("products", ("scenegen.scene", "scenegen.materials", "scenegen.material_files", "scenegen.glb",
                   "scenegen.preview", "scenegen.sprites")),
     ("model", ("scenegen.model",)),
     ("data", ("scenegen.data",)),
     ("ground", ("scenegen", "scenegen.imaging", "scenegen.metrics", "scenegen.fsutil", "scenegen.errors",
-                "scenegen.cache", "scenegen.limits")),
+                "scenegen.cache", "scenegen.reuse", "scenegen.limits")),
 ]
 
 #: What ``scenegen.scene`` must never reach, directly or through any chain of imports.

@@ -10,7 +10,7 @@ import pytest
 
 from gltf_validation import describe, validate_gltf, validator_available
 from scenegen.imaging import load_image
-from scenegen.sprites import read_glb_json
+from scenegen.glb import read_glb_json
 from test_scene_support import cli, small_scene, tiny_sprite_model_dir, write_scene
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import trimesh
 
 from gltf_validation import describe, validate_gltf, validator_available
 from scenegen.scene.gltf import scene_to_glb
-from scenegen.sprites import read_glb_json
+from scenegen.glb import read_glb_json
 from test_scene_support import composed
 
 

@@ -25,7 +25,8 @@ from scenegen.metrics import border_alpha
 from scenegen.model.config import SPRITE_ARCHITECTURE, TEXTURE_ARCHITECTURE, ModelConfig
 from scenegen.model.sample import condition_weights, decode, decode_sprites
 from scenegen.model.sprite_prior import fit_class_prior, has_sprite_prior, load_class_prior, prior_tensors, sample_latent
-from scenegen.sprites import dilate_colour, read_glb_json
+from scenegen.glb import read_glb_json
+from scenegen.sprites import dilate_colour
 from test_sprites import gltf_validate  # noqa: F401  (the Khronos validator fixture)
 
 

@@ -248,16 +248,22 @@ def test_sprite_normal_atlas_follows_the_colour_atlas() -> None:
 @pytest.mark.parametrize("kind", ["quad", "cross", "cross3"])
 def test_glb_round_trip_and_validator(tree: np.ndarray, kind: str, tmp_path: Path,
                                       gltf_validate: Callable[[Path], dict]) -> None:
-    path = S.export_glb(S.billboard_mesh(tree, kind=kind, alpha_cutoff=0.4, name=f"oak_{kind}"),
-                        tmp_path / f"oak_{kind}.glb")
-    gltf = S.read_glb_json(path.read_bytes())
+    from scenegen.export.sprite_files import billboard_glb
+    from scenegen.glb import CLAMP_TO_EDGE, read_glb_json
+
+    path = tmp_path / f"oak_{kind}.glb"
+    path.write_bytes(billboard_glb(tree, f"oak_{kind}", height_m=1.0, kind=kind, alpha_cutoff=0.4))
+    gltf = read_glb_json(path.read_bytes())
     (material,) = gltf["materials"]
     assert material["alphaMode"] == "MASK" and material["alphaCutoff"] == pytest.approx(0.4)
-    assert material["doubleSided"] is True
+    assert material["doubleSided"] is True and "normalTexture" in material
     assert material["pbrMetallicRoughness"]["metallicFactor"] == 0.0
+    assert gltf["samplers"] == [{"magFilter": 9729, "minFilter": 9987, "wrapS": CLAMP_TO_EDGE, "wrapT": CLAMP_TO_EDGE}]
+    assert len(gltf["meshes"]) == 1 and len(gltf["meshes"][0]["primitives"][0]["attributes"]) == 4  # + TANGENT
     loaded = trimesh.load(path, force="mesh")
     assert loaded.visual.uv is not None and loaded.visual.material.alphaMode == "MASK"
     assert loaded.bounds[0][1] == pytest.approx(0.0, abs=1e-6)
+    assert len(loaded.faces) == 2 * S.BILLBOARD_KINDS[kind]
     issues = gltf_validate(path)
     for message in issues["messages"]:
         print(f"glTF-Validator {kind}: severity {message['severity']} {message['code']}: {message['message']}")
@@ -265,33 +271,35 @@ def test_glb_round_trip_and_validator(tree: np.ndarray, kind: str, tmp_path: Pat
     assert issues["numWarnings"] == 0
 
 
-def test_instanced_scene_validates(tree: np.ndarray, tmp_path: Path, gltf_validate: Callable[[Path], dict]) -> None:
-    scene = trimesh.Scene()
-    mesh = S.billboard_mesh(tree, kind="cross")
-    for i in range(3):
-        scene.add_geometry(mesh, geom_name="oak", node_name=f"oak_{i}",
-                           transform=trimesh.transformations.translation_matrix([2.0 * i, 0, 0]))
-    path = S.export_glb(scene, tmp_path / "scene.glb")
-    assert gltf_validate(path)["numErrors"] == 0
+def test_instanced_billboards_share_one_mesh_and_validate(tree: np.ndarray, tmp_path: Path,
+                                                          gltf_validate: Callable[[Path], dict]) -> None:
+    from scenegen.glb import read_glb_json
+    from scenegen.scene.compose import sprite_billboard
+    from scenegen.scene.composed import InstanceGroup
+    from scenegen.scene.gltf import asset_to_glb
 
-
-def test_restore_material_flags() -> None:
-    gltf = {"materials": [{"name": "leaf", "alphaMode": "BLEND"}, {"name": "other"}]}
-    flags = {"leaf": {"alphaMode": "MASK", "alphaCutoff": 0.5, "doubleSided": True}}
-    assert S.restore_material_flags(gltf, flags)
-    assert gltf["materials"][0] == {"name": "leaf", "alphaMode": "MASK", "alphaCutoff": 0.5, "doubleSided": True}
-    assert gltf["materials"][1] == {"name": "other"}
-    assert not S.restore_material_flags(gltf, flags)
+    geometry, material = sprite_billboard(tree, "oak", height_m=2.0, kind="cross", alpha_cutoff=0.5)
+    group = InstanceGroup("oak", geometry, translations=[[2.0 * i, 0, 0] for i in range(3)],
+                          rotations=[[0, 0, 0, 1]] * 3, scales=np.ones((3, 3)), billboard=True)
+    path = tmp_path / "scene.glb"
+    path.write_bytes(asset_to_glb({"oak": material}, [group], "oak"))
+    gltf = read_glb_json(path.read_bytes())
+    assert len(gltf["meshes"]) == 1 and sum("mesh" in n for n in gltf["nodes"]) == 3
+    report = gltf_validate(path)
+    assert report["numErrors"] == 0 and report["numWarnings"] == 0, report["messages"]
 
 
 def test_glb_json_rewrite_keeps_binary_chunk(tree: np.ndarray) -> None:
-    data = S.billboard_mesh(tree).export(file_type="glb")
-    gltf = S.read_glb_json(data)
+    from scenegen.export.sprite_files import billboard_glb
+    from scenegen.glb import read_glb_binary, read_glb_json, write_glb_json
+
+    data = billboard_glb(tree, "oak", height_m=1.0, kind="quad", alpha_cutoff=0.5)
+    gltf = read_glb_json(data)
     gltf["materials"][0]["alphaMode"] = "OPAQUE"
-    rewritten = S.write_glb_json(data, gltf)
+    rewritten = write_glb_json(data, gltf)
     assert len(rewritten) % 4 == 0 and int.from_bytes(rewritten[8:12], "little") == len(rewritten)
-    assert S.read_glb_json(rewritten)["materials"][0]["alphaMode"] == "OPAQUE"
-    assert rewritten.endswith(data[-64:])
+    assert read_glb_json(rewritten)["materials"][0]["alphaMode"] == "OPAQUE"
+    assert read_glb_binary(rewritten) == read_glb_binary(data) and rewritten.endswith(data[-64:])
 
 
 def test_billboard_renders_as_cut_out(tree: np.ndarray) -> None:

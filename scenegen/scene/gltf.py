@@ -1,16 +1,17 @@
-"""A small glTF 2.0 binary (GLB) writer for composed scenes.
+"""Composed scenes and standalone assets as glTF 2.0 binary (GLB), through :class:`scenegen.glb.GlbWriter`.
 
 Why not trimesh's exporter: it writes one glTF mesh per node, no samplers and no EXT_mesh_gpu_instancing.
 Here every :class:`Geometry` becomes **one** glTF mesh, and each of its instances a node referencing it,
-so 10,000 grass tufts cost 10,000 small nodes and one copy of the card. Conventions (ANCHORS.md):
+so 10,000 grass tufts cost 10,000 small nodes and one copy of the card; objects whose geometry is identical
+(four equal columns: same vertices, UVs, material) share one mesh too, each keeping its own node. Conventions:
 
 * materials: metallic-roughness; ``baseColorTexture`` (sRGB PNG), ``metallicRoughnessTexture`` and
   ``occlusionTexture`` both the ORM PNG (R occlusion, G roughness, B metallic), ``normalTexture``
   (tangent space, OpenGL +Y; sprites have one too, derived from their shape); cut-outs: ``alphaMode`` MASK +
   ``alphaCutoff`` + ``doubleSided``;
 * samplers: REPEAT for tileable materials, CLAMP_TO_EDGE for sprite atlases; trilinear filtering;
-* images embedded as PNG buffer views; vertex data in buffer views with their ``target``; TANGENT
-  only where a normal map is used; texture v flipped to glTF's top-left origin;
+* images embedded as PNG buffer views (each PNG once); TANGENT only where a normal map is used; texture v
+  flipped to glTF's top-left origin;
 * the camera and lights are written too (``KHR_lights_punctual``) in its physical units, converted from the
   renderer's (see :func:`light_intensity`); each light keeps the renderer's value as ``extras.renderer_intensity``
   and the scene's hemisphere ambient term, which glTF cannot express, is kept as ``scenes[0].extras.ambient``;
@@ -27,19 +28,14 @@ Output is deterministic: the same composed scene gives the same bytes.
 
 from __future__ import annotations
 
-import json
-import struct
 from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from ..glb import WRAPS, GlbWriter, index_array
 from .composed import ComposedScene, Geometry, InstanceGroup, SceneMaterial, quat_from_matrix
 from .uv import tangents
 
-ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
-FLOAT, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5123, 5125
-REPEAT, CLAMP_TO_EDGE, LINEAR, LINEAR_MIPMAP_LINEAR = 10497, 33071, 9729, 9987
 INSTANCING = "EXT_mesh_gpu_instancing"
 LIGHTS = "KHR_lights_punctual"
 #: Luminous efficacy (lm/W) that turns the renderer's radiometric light units into KHR_lights_punctual's
@@ -49,107 +45,24 @@ LIGHTS = "KHR_lights_punctual"
 LUMENS_PER_WATT = 683.0
 
 
-class _Builder:
-    def __init__(self) -> None:
-        self.gltf: dict[str, Any] = {
-            "asset": {"version": "2.0", "generator": f"scenegen {__version__}"},
-            "scene": 0,
-            "scenes": [{"name": "scene", "nodes": []}],
-            "nodes": [],
-            "meshes": [],
-            "materials": [],
-            "textures": [],
-            "images": [],
-            "samplers": [],
-            "accessors": [],
-            "bufferViews": [],
-            "buffers": [],
-        }
-        self.chunks: list[bytes] = []
-        self.offset = 0
-
-    def view(self, data: bytes, target: int | None = None) -> int:
-        pad = (-self.offset) % 4
-        if pad:
-            self.chunks.append(b"\x00" * pad)
-            self.offset += pad
-        entry: dict[str, Any] = {"buffer": 0, "byteOffset": self.offset, "byteLength": len(data)}
-        if target is not None:
-            entry["target"] = target
-        self.chunks.append(data)
-        self.offset += len(data)
-        self.gltf["bufferViews"].append(entry)
-        return len(self.gltf["bufferViews"]) - 1
-
-    def accessor(self, array: np.ndarray, kind: str, target: int | None, *, bounds: bool = False) -> int:
-        if array.dtype == np.float32:
-            component = FLOAT
-        elif array.dtype == np.uint16:
-            component = UNSIGNED_SHORT
-        else:
-            component = UNSIGNED_INT
-        data = np.ascontiguousarray(array)
-        count = int(data.size) if kind == "SCALAR" else int(len(data))
-        entry: dict[str, Any] = {"bufferView": self.view(data.tobytes(), target), "componentType": component,
-                                 "count": count, "type": kind}
-        if bounds:
-            flat = data.reshape(len(data), -1) if kind != "SCALAR" else data.reshape(-1, 1)
-            entry["min"] = [_num(v) for v in flat.min(axis=0)]
-            entry["max"] = [_num(v) for v in flat.max(axis=0)]
-        self.gltf["accessors"].append(entry)
-        return len(self.gltf["accessors"]) - 1
-
-    def add(self, key: str, entry: dict[str, Any]) -> int:
-        self.gltf[key].append(entry)
-        return len(self.gltf[key]) - 1
-
-    def binary(self) -> bytes:
-        data = b"".join(self.chunks)
-        return data + b"\x00" * ((-len(data)) % 4)
-
-
-def _num(value: Any) -> float | int:
-    return int(value) if isinstance(value, (np.integer, int)) else float(value)
-
-
-def _image(builder: _Builder, png: bytes, name: str) -> int:
-    return builder.add("images", {"name": name, "bufferView": builder.view(png), "mimeType": "image/png"})
-
-
-def _texture(builder: _Builder, png: bytes, name: str, sampler: int, cache: dict[int, int]) -> int:
-    key = id(png)
-    if key not in cache:
-        cache[key] = builder.add("textures", {"sampler": sampler, "source": _image(builder, png, name)})
-    return cache[key]
-
-
-def _materials(builder: _Builder, materials: dict[str, SceneMaterial], groups: list[InstanceGroup]) -> dict[str, int]:
-    samplers: dict[int, int] = {}
-
-    def sampler_for(wrap: int) -> int:  # created on first use: the validator flags unused objects
-        if wrap not in samplers:
-            samplers[wrap] = builder.add("samplers", {"magFilter": LINEAR, "minFilter": LINEAR_MIPMAP_LINEAR,
-                                                      "wrapS": wrap, "wrapT": wrap})
-        return samplers[wrap]
-
-    textures: dict[int, int] = {}
+def _materials(writer: GlbWriter, materials: dict[str, SceneMaterial], groups: list[InstanceGroup]) -> dict[str, int]:
     index: dict[str, int] = {}
     used = {g.geometry.material for g in groups if g.count}
     for name in sorted(used):
         m = materials[name]
-        sampler = sampler_for(REPEAT if m.wrap == "repeat" else CLAMP_TO_EDGE)
+        wrap = WRAPS[m.wrap]
         pbr: dict[str, Any] = {
-            "baseColorTexture": {"index": _texture(builder, m.basecolor_png, f"{name}_basecolor", sampler, textures)},
+            "baseColorTexture": {"index": writer.texture(m.basecolor_png, f"{name}_basecolor", wrap)},
             "metallicFactor": float(m.metallic_factor),
             "roughnessFactor": float(m.roughness_factor),
         }
         entry: dict[str, Any] = {"name": name, "pbrMetallicRoughness": pbr}
         if m.orm_png is not None:
-            orm = _texture(builder, m.orm_png, f"{name}_orm", sampler, textures)
+            orm = writer.texture(m.orm_png, f"{name}_orm", wrap)
             pbr["metallicRoughnessTexture"] = {"index": orm}
             entry["occlusionTexture"] = {"index": orm}
         if m.normal_png is not None:
-            entry["normalTexture"] = {"index": _texture(builder, m.normal_png, f"{name}_normal", sampler, textures)}
+            entry["normalTexture"] = {"index": writer.texture(m.normal_png, f"{name}_normal", wrap)}
         if m.alpha_mode == "MASK":
             entry["alphaMode"] = "MASK"
             entry["alphaCutoff"] = float(m.alpha_cutoff)
@@ -157,26 +70,23 @@ def _materials(builder: _Builder, materials: dict[str, SceneMaterial], groups: l
             entry["doubleSided"] = True
         if m.extras:
             entry["extras"] = dict(m.extras)
-        index[name] = builder.add("materials", entry)
+        index[name] = writer.add("materials", entry)
     return index
 
 
-def _mesh(builder: _Builder, geometry: Geometry, material: int, with_tangents: bool) -> int:
+def _mesh(writer: GlbWriter, geometry: Geometry, material: int, with_tangents: bool) -> int:
+    """The glTF mesh of ``geometry`` (shared with any identical geometry written before)."""
     attributes = {
-        "POSITION": builder.accessor(geometry.positions, "VEC3", ARRAY_BUFFER, bounds=True),
-        "NORMAL": builder.accessor(geometry.normals, "VEC3", ARRAY_BUFFER),
-        "TEXCOORD_0": builder.accessor(
-            np.stack([geometry.uvs[:, 0], 1.0 - geometry.uvs[:, 1]], axis=1).astype(np.float32), "VEC2", ARRAY_BUFFER),
+        "POSITION": geometry.positions,
+        "NORMAL": geometry.normals,
+        "TEXCOORD_0": np.stack([geometry.uvs[:, 0], 1.0 - geometry.uvs[:, 1]], axis=1).astype(np.float32),
     }
     if with_tangents:  # a normal-mapped mesh without TANGENT is a validator warning (runtime tangent space)
         frame = geometry.tangents
         if frame is None:
             frame = tangents(geometry.positions, geometry.normals, geometry.uvs, geometry.indices)
-        attributes["TANGENT"] = builder.accessor(frame, "VEC4", ARRAY_BUFFER)
-    dtype = np.uint16 if len(geometry.positions) < 65535 else np.uint32
-    indices = builder.accessor(geometry.indices.reshape(-1).astype(dtype), "SCALAR", ELEMENT_ARRAY_BUFFER)
-    primitive = {"attributes": attributes, "indices": indices, "material": material, "mode": 4}
-    return builder.add("meshes", {"name": geometry.name, "primitives": [primitive]})
+        attributes["TANGENT"] = frame
+    return writer.mesh(geometry.name, attributes, index_array(geometry.indices, len(geometry.positions)), material)
 
 
 def _trs(translation: np.ndarray, rotation: np.ndarray, scale: np.ndarray) -> dict[str, Any]:
@@ -203,42 +113,41 @@ def asset_to_glb(materials: dict[str, SceneMaterial], groups: list[InstanceGroup
 
 def _groups_to_glb(materials_in: dict[str, SceneMaterial], groups: list[InstanceGroup], scene: ComposedScene | None,
                    *, gpu_instancing: bool, name: str) -> bytes:
-    builder = _Builder()
-    gltf = builder.gltf
-    gltf["scenes"][0]["name"] = name
-    materials = _materials(builder, materials_in, groups)
+    writer = GlbWriter(name)
+    gltf = writer.gltf
+    materials = _materials(writer, materials_in, groups)
     meshes: dict[int, int] = {}
-    roots = gltf["scenes"][0]["nodes"]
+    roots = writer.roots
     for group in groups:
         if group.count == 0:
             continue
         geometry = group.geometry
         if id(geometry) not in meshes:
             has_normal_map = materials_in[geometry.material].normal_png is not None
-            meshes[id(geometry)] = _mesh(builder, geometry, materials[geometry.material], has_normal_map)
+            meshes[id(geometry)] = _mesh(writer, geometry, materials[geometry.material], has_normal_map)
         mesh = meshes[id(geometry)]
         rotations = group.rotations / np.linalg.norm(group.rotations, axis=1, keepdims=True)
         if gpu_instancing and group.count > 1:
             attributes = {
-                "TRANSLATION": builder.accessor(group.translations.astype(np.float32), "VEC3", None),
-                "ROTATION": builder.accessor(rotations.astype(np.float32), "VEC4", None),
-                "SCALE": builder.accessor(group.scales.astype(np.float32), "VEC3", None),
+                "TRANSLATION": writer.accessor(group.translations.astype(np.float32), kind="VEC3"),
+                "ROTATION": writer.accessor(rotations.astype(np.float32), kind="VEC4"),
+                "SCALE": writer.accessor(group.scales.astype(np.float32), kind="VEC3"),
             }
-            roots.append(builder.add("nodes", {"name": group.name, "mesh": mesh,
-                                               "extensions": {INSTANCING: {"attributes": attributes}}}))
+            roots.append(writer.add("nodes", {"name": group.name, "mesh": mesh,
+                                              "extensions": {INSTANCING: {"attributes": attributes}}}))
             continue
         if group.count == 1:
             node = {"name": group.name, "mesh": mesh, **_trs(group.translations[0], rotations[0], group.scales[0])}
-            roots.append(builder.add("nodes", node))
+            roots.append(writer.add("nodes", node))
             continue
         children = []
         for k in range(group.count):
             node = {"name": f"{group.name}.{k}", "mesh": mesh,
                     **_trs(group.translations[k], rotations[k], group.scales[k])}
-            children.append(builder.add("nodes", node))
-        roots.append(builder.add("nodes", {"name": group.name, "children": children}))
+            children.append(writer.add("nodes", node))
+        roots.append(writer.add("nodes", {"name": group.name, "children": children}))
     if scene is not None:
-        _camera_and_lights(builder, scene)
+        _camera_and_lights(writer, scene)
     used_extensions = []
     if any(INSTANCING in n.get("extensions", {}) for n in gltf["nodes"]):
         used_extensions.append(INSTANCING)
@@ -247,16 +156,7 @@ def _groups_to_glb(materials_in: dict[str, SceneMaterial], groups: list[Instance
         used_extensions.append(LIGHTS)
     if used_extensions:
         gltf["extensionsUsed"] = sorted(used_extensions)
-    binary = builder.binary()
-    gltf["buffers"].append({"byteLength": len(binary)})
-    for key in ("textures", "images", "materials", "samplers", "meshes"):
-        if not gltf[key]:
-            del gltf[key]
-    if not gltf.get("accessors"):
-        for key in ("accessors", "bufferViews", "buffers"):
-            gltf.pop(key, None)
-        binary = b""
-    return pack_glb(gltf, binary)
+    return writer.glb()
 
 
 def light_intensity(kind: str, renderer_intensity: float) -> float:
@@ -280,14 +180,14 @@ def _ambient_extras(scene: ComposedScene) -> dict[str, Any]:
                                  "surface facing up reflects 'sky', facing down 'ground'"}}
 
 
-def _camera_and_lights(builder: _Builder, scene: ComposedScene) -> None:
-    gltf = builder.gltf
+def _camera_and_lights(writer: GlbWriter, scene: ComposedScene) -> None:
+    gltf = writer.gltf
     cam = scene.camera
     camera = {"type": "perspective", "name": "camera",
               "perspective": {"yfov": float(cam.yfov), "znear": float(cam.znear), "zfar": float(cam.zfar)}}
     gltf["cameras"] = [camera]
     node = {"name": "camera", "camera": 0, **_pose(cam.pose)}
-    gltf["scenes"][0]["nodes"].append(builder.add("nodes", node))
+    writer.roots.append(writer.add("nodes", node))
     lights = []
     for i, light in enumerate(scene.lights):
         entry: dict[str, Any] = {"name": f"{light.kind}_{i}", "color": [float(c) for c in light.color],
@@ -304,7 +204,7 @@ def _camera_and_lights(builder: _Builder, scene: ComposedScene) -> None:
             entry["range"] = float(light.range)
         lights.append(entry)
         node = {"name": entry["name"], "extensions": {LIGHTS: {"light": len(lights) - 1}}, **_pose(light.pose)}
-        gltf["scenes"][0]["nodes"].append(builder.add("nodes", node))
+        writer.roots.append(writer.add("nodes", node))
     if lights:
         gltf["extensions"] = {LIGHTS: {"lights": lights}}
     gltf["scenes"][0]["extras"] = _ambient_extras(scene)
@@ -313,13 +213,3 @@ def _camera_and_lights(builder: _Builder, scene: ComposedScene) -> None:
 def _pose(pose: np.ndarray) -> dict[str, Any]:
     rotation = quat_from_matrix(pose[:3, :3])
     return _trs(pose[:3, 3], rotation, np.ones(3))
-
-
-def pack_glb(gltf: dict[str, Any], binary: bytes) -> bytes:
-    """GLB container: header, JSON chunk (space-padded), BIN chunk (zero-padded) if any."""
-    payload = json.dumps(gltf, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    payload += b" " * ((-len(payload)) % 4)
-    body = struct.pack("<I4s", len(payload), b"JSON") + payload
-    if binary:
-        body += struct.pack("<I4s", len(binary), b"BIN\x00") + binary
-    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
