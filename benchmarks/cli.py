@@ -49,7 +49,7 @@ TARGETS = {
     "scenegen.scene.compose": {"compose": "generate"},
     "scenegen.scene.render": {"render_scene": "generate"},
     "scenegen.scene.gltf": {"scene_to_glb": "generate"},
-    "scenegen.materials": {"save_material": "write"},
+    "scenegen.material_files": {"write_material": "write", "encode_material": "write"},
     "scenegen.imaging": {"save_png": "write", "encode_png": "write"},
     "scenegen.fsutil": {"atomic_write_bytes": "write"},
 }

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from scenegen import api, metrics
-from scenegen.materials import save_material
+from scenegen.material_files import save_material
 from scenegen.model.sample import TILE_CELLS, cell_phase, condition_weights, decode, decode_canvas, latent_cells, sample_texture_latent
 
 MAPS = ("basecolor", "normal", "roughness", "height", "ao")

@@ -1,4 +1,6 @@
-"""From a tileable base colour to a full, tileable PBR set (height, normal, roughness, AO, ORM) on disk.
+"""From a tileable base colour to a full, tileable PBR set (height, normal, roughness, AO, ORM) in memory.
+
+Files: :mod:`scenegen.material_files` writes a set (names, bit depths, engine conventions, previews).
 
 Conventions:
 
@@ -19,21 +21,16 @@ Conventions:
 
 from __future__ import annotations
 
-import os
-import re
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import scipy.fft as sfft
 
 from .errors import ScenegenError
-from .imaging import luminance, save_png, to_uint
+from .imaging import luminance
 
 NORMAL_CONVENTIONS = ("opengl", "directx")
-MAP_NAMES = ("basecolor", "normal", "roughness", "height", "ao", "orm")
 
 BLOCK_PIXELS = 1 << 21  # row blocks of about this many pixels bound the temporaries of per-pixel maps
 REFERENCE_SIZE = 512.0
@@ -46,7 +43,6 @@ AO_GAIN = 2.0  # cavity depth (height units) that reads as fully occluded = 1 / 
 AO_HEIGHT = 0.3  # extra occlusion of the lowest texels (height 0): low ground is shadowed by what surrounds it
 CONTRAST_SIGMA = 3.0  # local-contrast window (px at 512²)
 NORMAL_GAIN = 4.0  # slope multiplier at 512² and normal_strength=1
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass
@@ -374,87 +370,3 @@ def derive_maps(
         name=name,
         params=record,
     )
-
-
-def material_paths(name: str, out_dir: str | Path) -> dict[str, Path]:
-    """The file each map is written to: ``<out_dir>/<name>_<map>.png`` (plus ``preview``)."""
-    if not _NAME_RE.match(name):
-        raise ScenegenError(f"material name {name!r} must be letters, digits, '.', '_' or '-' (no paths)")
-    folder = Path(out_dir)
-    return {key: folder / f"{name}_{key}.png" for key in MAP_NAMES + ("preview",)}
-
-
-def _quantised_normal(normal: np.ndarray, convention: str) -> np.ndarray:
-    """8-bit normal map in ``convention`` (DirectX: green flipped) without a full-size float copy of the map."""
-    quantised = to_uint(normal, 8)
-    if convention == "directx":
-        quantised[..., 1] = to_uint(1.0 - normal[..., 1], 8)
-    return quantised
-
-
-def _quantised_orm(material: Material) -> np.ndarray:
-    """8-bit ORM (R AO, G roughness, B metallic), packed straight from the 8-bit channels."""
-    packed = np.empty(material.shape + (3,), dtype=np.uint8)
-    packed[..., 0] = to_uint(material.ao, 8)
-    packed[..., 1] = to_uint(material.roughness, 8)
-    packed[..., 2] = to_uint(np.float32(material.metallic), 8)
-    return packed
-
-
-#: Maps of at most this many pixels are encoded in parallel (a few full-size temporaries at once); larger
-#: ones one at a time, so an 8192² set stays within bounded memory.
-PARALLEL_PIXELS = 4096 * 4096
-PNG_WRITERS = 4  # at most this many maps encoded at once (cv2's PNG encoder releases the GIL)
-
-
-def save_material(
-    material: Material,
-    out_dir: str | Path,
-    *,
-    normal_convention: str = "opengl",
-    preview: bool = True,
-    progress: Callable[[str], None] | None = None,
-) -> dict[str, Path]:
-    """Write the texture set as PNGs (atomically); returns ``{map name: path}``.
-
-    8-bit: basecolor (sRGB), normal, roughness, ao, orm (R AO, G roughness, B metallic), preview;
-    16-bit: height. ``normal_convention="directx"`` flips the normal map's green channel.
-    Identical inputs give byte-identical files (libpng through OpenCV, zlib level 6). Maps up to
-    ``PARALLEL_PIXELS`` are quantised and encoded on up to ``PNG_WRITERS`` threads, larger ones one at a
-    time (bounded memory at 8192²); ``progress(map name)`` is called after each file, on the calling thread.
-    """
-    check_normal_convention(normal_convention)
-    paths = material_paths(material.name, out_dir)
-    images: dict[str, tuple[Callable[[], np.ndarray], int]] = {
-        "basecolor": (lambda: material.basecolor, 8),
-        "normal": (lambda: material.normal if normal_convention == "opengl" else _quantised_normal(material.normal, normal_convention), 8),
-        "roughness": (lambda: material.roughness, 8),
-        "height": (lambda: material.height, 16),
-        "ao": (lambda: material.ao, 8),
-        "orm": (lambda: _quantised_orm(material), 8),
-    }
-    if preview:
-        from .preview import render_material_preview
-
-        images["preview"] = (lambda: render_material_preview(material), 8)
-
-    def write(key: str) -> Path:
-        make, bits = images[key]
-        return save_png(paths[key], make(), bits=bits)
-
-    written: dict[str, Path] = {}
-    height, width = material.shape
-    workers = min(PNG_WRITERS, os.cpu_count() or 1, len(images))
-    if height * width > PARALLEL_PIXELS or workers < 2:
-        for key in images:
-            written[key] = write(key)
-            if progress is not None:
-                progress(key)
-        return written
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scenegen-png") as pool:
-        futures = {pool.submit(write, key): key for key in images}
-        for future in as_completed(futures):
-            written[futures[future]] = future.result()
-            if progress is not None:
-                progress(futures[future])
-    return {key: written[key] for key in images}

@@ -25,7 +25,8 @@ Ops (params; ``model``/``sprite_model`` default to the worker's ``--model`` / th
 * ``ping`` → protocol, version, Python, pid
 * ``classes`` {model, sprite_model} → classes, model_hash, sprite_classes (or sprite_error)
 * ``material`` {class, seed, size, out_dir, name, normal_convention, preview, normal_strength,
-  roughness_range, ao_strength, metallic} → name, files {basecolor, normal, roughness, height, ao, orm}
+  roughness_range, ao_strength, metallic, cache} → name, files {basecolor, normal, roughness, height, ao, orm},
+  cached, params
 * ``material_from_image`` {image, seed, size, out_dir, ...} → as ``material``
 * ``sprites`` {class, seed, count, size, sprite_model, out_dir} → files (RGBA PNGs)
 * ``build_scene`` {scene, out_dir, cache, allow_outside} → name, glb, files, warnings (the scene builder,
@@ -33,8 +34,10 @@ Ops (params; ``model``/``sprite_model`` default to the worker's ``--model`` / th
 * ``export_library`` {spec, out_dir, target, workers} → manifest, summary, items, failed (the exporter in a
   child process; a progress event per finished item with ``done``/``total``/``item``)
 
-Material sets are written atomically with a ``NAME_material.json`` record; the same request with the
-same model returns the verified set already on disk (``cached``) and otherwise gives byte-identical files.
+Material sets come from the reuse service (:mod:`scenegen.reuse`, the content-addressed cache that ``scenegen
+material`` uses, under ``params.cache`` or ``$SCENEGEN_CACHE`` or ``./.cache``): the same request with the same
+model is served verified from the cache (``cached``), else generated, cached and copied out; either way the set
+appears in ``out_dir`` whole, byte-identical.
 """
 
 from __future__ import annotations
@@ -50,7 +53,6 @@ import sys
 import threading
 import time
 import traceback
-import uuid
 from pathlib import Path
 from typing import IO, Any, Callable
 
@@ -62,9 +64,8 @@ EOF_GRACE_S = 5.0  # after end of input, how long the running step may take befo
 MAX_REQUEST_BYTES = 64 * 1024  # a request is a few paths and numbers; a longer line is refused unread
 PROGRESS_EVERY_S = 0.25  # at most this often a progress event with the same message (the cancel check runs every call)
 BUILD_RECORD = ".scenegen-build.json"  # in a build's out_dir: the scene file and the files its last build wrote
-_PARTIAL = ".scenegen-partial-"  # material sets are written into out_dir/<_PARTIAL><pid>-<hex>/ and moved out whole
+_PARTIAL = ".scenegen-partial-"  # material sets are staged in out_dir/<_PARTIAL><pid>-<hex>/ and moved out whole
 _REQUIRED = object()
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _ID_IN_LINE = re.compile(rb'"id"\s*:\s*("(?:[^"\\\n]|\\.){0,200}"|-?\d{1,18})')
 
 
@@ -241,62 +242,41 @@ def _material_options(params: Params) -> dict[str, Any]:
     return options
 
 
-def _safe_name(text: str) -> str:
-    return _SAFE_NAME.sub("-", text).strip("-.") or "material"
-
-
-def _write_material(job: Job, make: Callable[[Any], Any], name: str, request: dict[str, Any],
+def _write_material(job: Job, make: Callable[[Any, Callable[[float], None]], Any], name: str, *, source: str,
+                    cls: str | None, seed: int, size: int, options: dict[str, Any], photo: Path | None = None,
                     check: Callable[[Any], Any] | None = None) -> dict[str, Any]:
-    """Shared tail of the material ops: reuse a matching set on disk, else generate, save and record it."""
+    """Shared tail of the material ops: the set from the reuse service (the cache ``scenegen material`` uses:
+    ``params.cache``, else ``$SCENEGEN_CACHE`` or ``./.cache``), else generated, cached and copied out whole."""
     from . import api
-    from .materials import save_material
+    from .material_files import MATERIALS_NAMESPACE, SetLayout, material_request, serve_material
+    from .materials import check_normal_convention
+    from .reuse import Reuse
 
     out_dir = job.out_dir()
-    convention = job.params.str("normal_convention", "opengl")
-    preview = job.params.bool("preview", False)
+    layout = SetLayout(normal_convention=check_normal_convention(job.params.str("normal_convention", "opengl")),
+                       preview=job.params.bool("preview", False))
+    reuse = Reuse(MATERIALS_NAMESPACE, job.params.path("cache", None), warn=lambda text: print(text, file=sys.stderr))
     job.progress(0.02, "loading model")
     model = api.load_model(job.model())
     if check is not None:
         check(model)
-    record = json.loads(json.dumps({"request": dict(request, normal_convention=convention, preview=preview),
-                                    "model_hash": model.model_hash}))
-    sidecar = out_dir / f"{name}_material.json"
-    cached = _cached_files(sidecar, record)
-    if cached is not None:
-        return {"name": name, "files": cached[0], "cached": True, "model_hash": model.model_hash,
-                "params": cached[1], "seconds": 0.0}
+    req = material_request(source=source, cls=cls, seed=seed, size=size, layout=layout, model_identity=model.identity,
+                           options=options, photo=photo)
     started = time.perf_counter()
-    message = f"generating {name} ({request['size']}×{request['size']})"
-    job.progress(0.1, message)
-    material = make(model, job.span(0.1, 0.8, message))
-    job.progress(0.85, "writing maps")
-    files = _save_whole(job, lambda folder, step: save_material(material, folder, normal_convention=convention,
-                                                                  preview=preview, progress=step), out_dir)
-    _write_sidecar(sidecar, record, files, material.params)
-    return {"name": name, "files": files, "cached": False, "model_hash": model.model_hash,
-            "params": material.params, "seconds": round(time.perf_counter() - started, 3)}
+    message = f"generating {name} ({size}×{size})"
 
+    def generate() -> Any:  # only on a cache miss
+        job.progress(0.1, message)
+        material = make(model, job.span(0.1, 0.8, message))
+        job.progress(0.85, "writing maps")
+        return material
 
-def _save_whole(job: Job, save: Callable[[Path, Callable[[str], None]], dict[str, Path]], out_dir: Path) -> dict[str, str]:
-    """Run ``save(folder, after_each_file)`` into a private folder inside ``out_dir``, then move the files
-    out (``{key: final path}``). A cancel stops it after the current file and removes the folder: a set
-    appears whole or not at all."""
     _remove_dead_partials(out_dir)
-    folder = out_dir / f"{_PARTIAL}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    folder.mkdir()
-    try:
-        written = save(folder, lambda _name: job.check())
-        job.commit()
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    files = {}
-    for key, path in written.items():
-        target = out_dir / Path(path).name
-        os.replace(path, target)
-        files[key] = str(target)
-    shutil.rmtree(folder, ignore_errors=True)
-    return files
+    paths, params, hit = serve_material(reuse, req, name, out_dir, layout, generate, progress=lambda _key: job.check(),
+                                        before_copy=job.commit)
+    return {"name": name, "files": {key: str(path) for key, path in paths.items()}, "cached": hit,
+            "model_hash": model.model_hash, "params": params,
+            "seconds": 0.0 if hit else round(time.perf_counter() - started, 3)}
 
 
 def _remove_dead_partials(out_dir: Path) -> None:
@@ -309,32 +289,6 @@ def _remove_dead_partials(out_dir: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
         except (ValueError, PermissionError, OSError):
             continue
-
-
-def _cached_files(sidecar: Path, record: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]] | None:
-    """``(files, params)`` of a set recorded in ``sidecar`` for the same request and model, if every file verifies."""
-    from .fsutil import sha256_file
-
-    try:
-        stored = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if stored.get("request") != record["request"] or stored.get("model_hash") != record["model_hash"]:
-        return None
-    files = {}
-    for key, entry in stored.get("files", {}).items():
-        path = sidecar.parent / entry.get("file", "")
-        if not path.is_file() or sha256_file(path) != entry.get("sha256"):
-            return None
-        files[key] = str(path)
-    return (files, stored.get("params", {})) if files else None
-
-
-def _write_sidecar(sidecar: Path, record: dict[str, Any], files: dict[str, str], params: dict[str, Any]) -> None:
-    from .fsutil import atomic_write_text, sha256_file
-
-    entries = {key: {"file": Path(path).name, "sha256": sha256_file(path)} for key, path in files.items()}
-    atomic_write_text(sidecar, json.dumps(dict(record, files=entries, params=params), indent=2, sort_keys=True) + "\n")
 
 
 def _material_request(p: Params) -> tuple[int, int, dict[str, Any]]:
@@ -350,35 +304,35 @@ def _material_request(p: Params) -> tuple[int, int, dict[str, Any]]:
 def op_material(job: Job) -> dict[str, Any]:
     """A seamless PBR set of ``params.class`` (``seed``, ``size``) written under ``params.out_dir``."""
     from . import api
+    from .material_files import safe_name
 
     p = job.params
     cls = p.str("class")
     seed, size, options = _material_request(p)
-    name = p.str("name", None) or _safe_name(f"{cls}_{seed}_{size}")
+    name = p.str("name", None) or safe_name(f"{cls}_{seed}_{size}")
 
     def make(model: Any, progress: Callable[[float], None]) -> Any:
         return api.generate_material(cls, seed, size, model=model, name=name, progress=progress, **options)
 
-    request = {"op": "material", "class": cls, "seed": seed, "size": size, "name": name, "options": options}
-    return _write_material(job, make, name, request, check=lambda model: api.class_index(model, cls))
+    return _write_material(job, make, name, source="class", cls=cls, seed=seed, size=size, options=options,
+                           check=lambda model: api.class_index(model, cls))
 
 
 def op_material_from_image(job: Job) -> dict[str, Any]:
     """A seamless PBR set with the look of the photo ``params.image``."""
     from . import api
-    from .fsutil import sha256_file
+    from .material_files import safe_name
 
     p = job.params
     image = p.existing_file("image")
     seed, size, options = _material_request(p)
-    name = p.str("name", None) or _safe_name(f"{image.stem}_{seed}_{size}")
+    name = p.str("name", None) or safe_name(f"{image.stem}_{seed}_{size}")
 
     def make(model: Any, progress: Callable[[float], None]) -> Any:
         return api.material_from_image(image, size, seed, model=model, name=name, progress=progress, **options)
 
-    request = {"op": "material_from_image", "image": str(image), "image_sha256": sha256_file(image),
-               "seed": seed, "size": size, "name": name, "options": options}
-    return _write_material(job, make, name, request)
+    return _write_material(job, make, name, source="photo", cls=None, seed=seed, size=size, options=options,
+                           photo=image)
 
 
 def _sprite_module() -> Any:
@@ -390,6 +344,7 @@ def _sprite_module() -> Any:
 def op_sprites(job: Job) -> dict[str, Any]:
     """``params.count`` RGBA billboard sprites of ``params.class`` as PNGs (cleaned, colour bled)."""
     from .imaging import save_png
+    from .material_files import safe_name
 
     p = job.params
     cls = p.str("class")
@@ -406,7 +361,7 @@ def op_sprites(job: Job) -> dict[str, Any]:
     sprites = module.generate_sprites(cls, seed, count, size, model=model)
     job.progress(0.8, "writing sprites")
     job.commit()
-    files = [str(save_png(out_dir / f"{_safe_name(cls)}_{seed}_{size}_{i:03d}.png", rgba)) for i, rgba in enumerate(sprites)]
+    files = [str(save_png(out_dir / f"{safe_name(cls)}_{seed}_{size}_{i:03d}.png", rgba)) for i, rgba in enumerate(sprites)]
     return {"class": cls, "files": files, "model_hash": model.model_hash, "seconds": round(time.perf_counter() - started, 3)}
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from scenegen.errors import ScenegenError
 from scenegen.imaging import resize
-from scenegen.materials import Material, derive_maps, save_material, to_directx
+from scenegen.material_files import save_material
+from scenegen.materials import Material, derive_maps, to_directx
 
 MAPS = ("height", "normal", "roughness", "ao")
 

@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 
 from scenegen.imaging import encode_png, gaussian_blur_wrap, resize, tile_image
-from scenegen.materials import Material, derive_maps, save_material
+from scenegen.material_files import save_material
+from scenegen.materials import Material, derive_maps
 from scenegen.preview import BACKGROUND, render_material_preview, render_sphere, uv_sphere
 
 SIZE = 96

@@ -108,7 +108,9 @@ def test_protocol_errors_are_one_line_json(raw, tmp_path):
 
 
 def test_material_files_are_deterministic_and_reused(raw, tmp_path):
-    request = {"class": "grass", "seed": 5, "size": 64}
+    """Sets come from the reuse service (the cache `scenegen material` uses): made once, then served verified."""
+    cache = str(tmp_path / "cache")
+    request = {"class": "grass", "seed": 5, "size": 64, "cache": cache}
     raw.send({"id": "a", "op": "material", "params": dict(request, out_dir=str(tmp_path / "a"))})
     events = raw.until_done("a")
     progress = [e for e in events if e["event"] == "progress"]
@@ -122,27 +124,30 @@ def test_material_files_are_deterministic_and_reused(raw, tmp_path):
     for key, path in result["files"].items():
         assert Path(path).is_absolute() and Path(path).is_file() and Path(path).name == f"grass_5_64_{key}.png"
 
-    raw.send({"id": "b", "op": "material", "params": dict(request, out_dir=str(tmp_path / "b"))})
+    # Generated again under another cache: the same bytes.
+    raw.send({"id": "b", "op": "material", "params": dict(request, out_dir=str(tmp_path / "b"), cache=cache + "2")})
     second = raw.until_done("b")[-1]["result"]
+    assert second["cached"] is False
     for key in result["files"]:
         assert Path(result["files"][key]).read_bytes() == Path(second["files"][key]).read_bytes(), key
 
-    raw.send({"id": "c", "op": "material", "params": dict(request, out_dir=str(tmp_path / "a"))})
+    raw.send({"id": "c", "op": "material", "params": dict(request, out_dir=str(tmp_path / "c"))})
     again = raw.until_done("c")[-1]["result"]
-    assert again["cached"] is True and again["files"] == result["files"]
+    assert again["cached"] is True and again["params"] == result["params"] and again["model_hash"] == result["model_hash"]
+    assert {k: Path(p).read_bytes() for k, p in again["files"].items()} == \
+        {k: Path(p).read_bytes() for k, p in result["files"].items()}
 
-    Path(result["files"]["normal"]).write_bytes(b"damaged")  # a damaged set is regenerated, not reused
+    Path(result["files"]["normal"]).write_bytes(b"damaged")  # served again from the verified cache entry
     raw.send({"id": "d", "op": "material", "params": dict(request, out_dir=str(tmp_path / "a"))})
     repaired = raw.until_done("d")[-1]["result"]
-    assert repaired["cached"] is False
+    assert repaired["cached"] is True and repaired["files"] == result["files"]
     assert Path(repaired["files"]["normal"]).read_bytes() == Path(second["files"]["normal"]).read_bytes()
 
     raw.send({"id": "e", "op": "material", "params": dict(request, seed=6, out_dir=str(tmp_path / "a"))})
     other = raw.until_done("e")[-1]["result"]
-    assert other["name"] == "grass_6_64" and other["cached"] is False
-    record = json.loads((tmp_path / "a" / "grass_6_64_material.json").read_text())
-    assert record["params"]["seed"] == 6 and record["model_hash"] == other["model_hash"]
-    assert set(record["files"]) == set(other["files"])
+    assert other["name"] == "grass_6_64" and other["cached"] is False and other["params"]["seed"] == 6
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
+        Path(p).name for p in list(result["files"].values()) + list(other["files"].values())), "nothing else left"
 
 
 def test_material_from_a_photo(raw, photo_folder, tmp_path):

@@ -9,9 +9,6 @@ from the content-addressed cache (``$SCENEGEN_CACHE`` or ``./.cache``), byte-ide
 from __future__ import annotations
 
 import argparse
-import json
-import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,16 +28,11 @@ def _texture_model(model_dir: Path):  # -> scenegen.model.directory.ModelInfo
     return inspect(model_dir, "texture", what="texture model")
 
 
-def _safe_name(text: str) -> str:
-    """A material name from free text (a photo's stem): letters, digits, '.', '_', '-'."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")
-    return name or "photo"
-
-
 def _plan(args: argparse.Namespace, classes: tuple[str, ...]) -> list[tuple[str, int]]:
     """(name, seed) of every material requested."""
     from ..api import check_grain
     from ..limits import MAX_VARIATIONS
+    from ..material_files import safe_name
 
     if not 1 <= args.variations <= MAX_VARIATIONS:
         raise ScenegenError(f"--variations must be from 1 to {MAX_VARIATIONS:,}, got {args.variations}")
@@ -53,7 +45,7 @@ def _plan(args: argparse.Namespace, classes: tuple[str, ...]) -> list[tuple[str,
         raise ScenegenError("--scale applies to --from-image only")
     if args.cls is not None and args.cls not in classes:
         raise ScenegenError(f"unknown class '{cut(args.cls)}'; this model knows: {', '.join(classes)}")
-    base = args.name or (args.cls if args.cls is not None else _safe_name(Path(args.photo).stem))
+    base = args.name or (args.cls if args.cls is not None else safe_name(Path(args.photo).stem))
     seeds = range(args.seed, args.seed + args.variations)
     if args.name and args.variations == 1:
         return [(args.name, args.seed)]
@@ -101,70 +93,42 @@ def _generate(args: argparse.Namespace, model: Any, seed: int, photo: Any, bar: 
     return material
 
 
-def _save(args: argparse.Namespace, material: Any, folder: Path, bar: _Bar) -> dict[str, Path]:
-    from ..materials import save_material
-
-    count = 6 + (0 if args.no_preview else 1)
-    state = {"written": 0}
-
-    def saved(_key: str) -> None:
-        state["written"] += 1
-        bar.to(DECODE_SHARE + (1.0 - DECODE_SHARE) * state["written"] / count)
-
-    return save_material(material, folder, normal_convention=args.normal_convention, preview=not args.no_preview, progress=saved)
-
-
-def _make_one(args, name: str, seed: int, photo: Any, state: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+def _make_one(args, name: str, seed: int, photo: Any, state: dict[str, Any], req: Any) -> dict[str, Any]:
     """Serve one material from the cache or generate, store and copy it; returns its report."""
     from ..api import load_model
-    from ..cache import cache_key
-    from ..materials import material_paths
+    from ..material_files import serve_material
 
     started = time.perf_counter()
-    targets = {key: path for key, path in material_paths(name, args.out).items() if key != "preview" or not args.no_preview}
-    in_cache = {f"{key}.png": path for key, path in targets.items()}
-    cache, key = state["cache"], cache_key(record)
-    if cache is not None and cache.fetch(key, in_cache) is not None:
-        return {"name": name, "seed": seed, "cached": True, "seconds": time.perf_counter() - started,
-                "files": {k: str(p) for k, p in targets.items()}}
+    bar: list[_Bar] = []
+    count = 6 + (0 if args.no_preview else 1)
 
-    if state.get("model") is None:
-        state["model"] = load_model(state["model_dir"])
-    bar = _Bar(name, args.quiet)
+    def make():  # -> Material; only on a cache miss
+        if state.get("model") is None:
+            state["model"] = load_model(state["model_dir"])
+        bar.append(_Bar(name, args.quiet))
+        return _generate(args, state["model"], seed, photo, bar[0])
+
+    def saved(_key: str) -> None:
+        state["written"] = state.get("written", 0) + 1
+        bar[0].to(DECODE_SHARE + (1.0 - DECODE_SHARE) * state["written"] / count)
+
+    state["written"] = 0
     try:
-        material = _generate(args, state["model"], seed, photo, bar)
-        written = None
-        if cache is not None:
-            written = _store_and_fetch(args, cache, key, record, material, in_cache, bar)
-        if written is None:
-            material.name = name
-            try:
-                _save(args, material, Path(args.out), bar)
-            except OSError as exc:
-                raise ScenegenError(f"{args.out}: cannot write the material ({exc.strerror or exc})") from None
-    finally:
-        bar.close()
-    return {"name": name, "seed": seed, "cached": False, "seconds": time.perf_counter() - started,
-            "files": {k: str(p) for k, p in targets.items()}}
-
-
-def _store_and_fetch(args, cache, key: str, record: dict, material, in_cache: dict, bar: _Bar) -> dict | None:
-    """Write the set into a new cache entry, then copy it to --out; None if the cache is unusable."""
-    try:
-        cache.folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".work-", dir=cache.folder) as work:
-            material.name = "m"
-            written = _save(args, material, Path(work), bar)
-            cache.store(key, {f"{k}.png": p for k, p in written.items()}, record, move=True)
+        paths, _params, hit = serve_material(state["reuse"], req, name, Path(args.out), state["layout"], make,
+                                             progress=saved)
     except OSError as exc:
-        say(f"warning: cache at {cache.folder} not usable ({exc.strerror or exc}); writing without it")
-        return None
-    return cache.fetch(key, in_cache)
+        raise ScenegenError(f"{args.out}: cannot write the material ({exc.strerror or exc})") from None
+    finally:
+        if bar:
+            bar[0].close()
+    return {"name": name, "seed": seed, "cached": hit, "seconds": time.perf_counter() - started,
+            "files": {k: str(p) for k, p in paths.items()}}
 
 
 def run(args: argparse.Namespace) -> int:
     from ..api import check_size, default_model_dir
-    from ..cache import Cache, request_record
+    from ..material_files import MATERIALS_NAMESPACE, SetLayout, material_paths, material_request
+    from ..reuse import Reuse
 
     model_dir = Path(args.model) if args.model else default_model_dir()
     if args.list:
@@ -183,8 +147,6 @@ def run(args: argparse.Namespace) -> int:
         raise ScenegenError(f"{model_dir}: model directory not found")
     info = _texture_model(model_dir)  # verified: a tampered model is refused before the cache is read
     plan = _plan(args, info.classes)
-    from ..materials import material_paths
-
     for name, _seed in plan:
         material_paths(name, args.out)  # refuses bad names before any work
     try:
@@ -192,22 +154,16 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ScenegenError(f"{args.out}: cannot create the output folder ({exc.strerror or exc})") from None
 
-    state: dict[str, Any] = {"model_dir": model_dir, "cache": None if args.no_cache else Cache("materials")}
+    layout = SetLayout(normal_convention=args.normal_convention, preview=not args.no_preview)
+    state: dict[str, Any] = {"model_dir": model_dir, "layout": layout,
+                             "reuse": Reuse(MATERIALS_NAMESPACE, enabled=not args.no_cache, warn=say)}
     reports = []
     for name, seed in plan:
-        parameters = {
-            "source": "photo" if photo is not None else "class",
-            "class": args.cls,
-            "seed": seed,
-            "size": size,
-            "normal_convention": args.normal_convention,
-            "grain": args.grain,
-            "scale": args.scale if photo is not None else None,
-            "preview": not args.no_preview,
-        }
-        inputs = {"photo": args.photo} if photo is not None else None
-        record = request_record("material", parameters, model_hash=info.identity, inputs=inputs)
-        report = _make_one(args, name, seed, photo, state, record)
+        req = material_request(source="photo" if photo is not None else "class", cls=args.cls, seed=seed, size=size,
+                               layout=layout, model_identity=info.identity, grain=args.grain,
+                               scale=args.scale if photo is not None else None,
+                               photo=args.photo if photo is not None else None)
+        report = _make_one(args, name, seed, photo, state, req)
         reports.append(report)
         if not args.json:
             how = "cached" if report["cached"] else f"generated in {report['seconds']:.2f} s"

@@ -1,7 +1,8 @@
 """Batch export of material and sprite libraries for game engines (``scenegen export``).
 
 * :mod:`.library`: the ``library.json`` spec and its expansion into work items;
-* :mod:`.targets`, :mod:`.preview_glb`, :mod:`.sprite_files`: the files of one item, per engine;
+* :mod:`.targets`, :mod:`.sprite_files`: the files of one item, per engine (a material set through
+  :mod:`scenegen.material_files`, every GLB through :mod:`scenegen.glb`);
 * :mod:`.build`: a worker turning an item into bytes; :mod:`.executors`: in-process, process pool, Ray;
 * :mod:`.manifest`: SHA-256 manifest, resume and ``--verify``; :mod:`.run`: the whole export.
 """

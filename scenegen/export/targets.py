@@ -32,14 +32,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
-import numpy as np
+from ..material_files import COLOUR_MAPS, MAP_NAMES, SetLayout, encode_material
+from ..materials import Material
 
-from ..imaging import encode_png, resize
-from ..materials import Material, to_directx
-from .preview_glb import material_glb
-
-GLB_MAX_TEXTURE = 1024  # the preview .glb embeds maps at most this size (the PNG set keeps full size)
-UNITY_DETAIL_MASK = 0.0
 UNITY_WRAP = {"repeat": 0, "clamp": 1}  # TextureImporter wrapU/wrapV values
 
 
@@ -60,6 +55,13 @@ class Target:
     height_bits: int = 16
     files_version: int | None = None
     compress: bool = False  # KTX2 + meshopt .glb files (``--compress``; the name then ends in COMPRESS_SUFFIX)
+
+    @property
+    def layout(self) -> SetLayout:
+        """The material set this target gets (:mod:`scenegen.material_files`): maps, names, bit depths, preview GLB."""
+        maps = MAP_NAMES + (("mask",) if "mask" in self.extras else ())
+        return SetLayout(normal_convention=self.normal_convention, normal_suffix=self.normal_suffix,
+                         height_bits=self.height_bits, maps=maps, glb=True)
 
     @property
     def key_name(self) -> str:
@@ -99,13 +101,6 @@ def finish_glb(data: bytes, target: Target) -> bytes:
     from ..scene.gltf_compress import compress_glb
 
     return compress_glb(data)[0]
-
-
-def unity_mask_map(material: Material) -> np.ndarray:
-    """HDRP mask map, H×W×4: R metallic, G AO, B detail mask (0), A smoothness = 1 − roughness."""
-    h, w = material.shape
-    return np.stack([np.full((h, w), material.metallic, np.float32), material.ao,
-                     np.full((h, w), UNITY_DETAIL_MASK, np.float32), 1.0 - material.roughness], axis=2)
 
 
 def unity_guid(path: str) -> str:
@@ -262,49 +257,19 @@ def godot_atlas_tres(name: str, atlas_png: str, frame: tuple[int, int, int, int]
     ])
 
 
-def _glb_maps(material: Material) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Base colour, OpenGL normal and ORM, area-downsampled to at most GLB_MAX_TEXTURE (normals renormalised)."""
-    h, w = material.shape
-    if max(h, w) <= GLB_MAX_TEXTURE:
-        return material.basecolor, material.normal, material.orm()
-    th, tw = max(1, round(h * GLB_MAX_TEXTURE / max(h, w))), max(1, round(w * GLB_MAX_TEXTURE / max(h, w)))
-    vectors = resize(material.normal, th, tw) * 2.0 - 1.0
-    vectors /= np.linalg.norm(vectors, axis=2, keepdims=True) + 1e-8
-    return resize(material.basecolor, th, tw), (vectors * 0.5 + 0.5).astype(np.float32), resize(material.orm(), th, tw)
-
-
-#: Which material PNGs hold colour (sRGB); every other map is data (linear).
-COLOUR_MAPS = ("_basecolor",)
-
-
 def material_files(material: Material, name: str, tile_size_m: float, target: Target) -> dict[str, bytes]:
-    """``{file name: bytes}`` of one material for ``target`` (names relative to its folder)."""
-    normal = material.normal if target.normal_convention == "opengl" else to_directx(material.normal)
-    files = {
-        f"{name}_basecolor.png": encode_png(material.basecolor),
-        f"{name}{target.normal_suffix}.png": encode_png(normal),
-        f"{name}_roughness.png": encode_png(material.roughness),
-        f"{name}_height.png": encode_png(material.height, bits=target.height_bits),
-        f"{name}_ao.png": encode_png(material.ao),
-        f"{name}_orm.png": encode_png(material.orm()),
-    }
-    if max(material.shape) <= GLB_MAX_TEXTURE:
-        base_png, orm_png = files[f"{name}_basecolor.png"], files[f"{name}_orm.png"]
-        normal_png = files[f"{name}{target.normal_suffix}.png"] if target.normal_convention == "opengl" else encode_png(material.normal)
-    else:
-        base, gl_normal, orm = _glb_maps(material)
-        base_png, normal_png, orm_png = encode_png(base), encode_png(gl_normal), encode_png(orm)
-    files[f"{name}.glb"] = finish_glb(material_glb(name, base_png, normal_png, orm_png, tile_size_m=tile_size_m),
-                                      target)
+    """``{file name: bytes}`` of one material for ``target`` (names relative to its folder): the set in the target's
+    :attr:`Target.layout` (:func:`scenegen.material_files.encode_material`), then its engine files."""
+    files = encode_material(material, name, target.layout, tile_size_m=tile_size_m)
+    if target.compress:
+        files[f"{name}.glb"] = finish_glb(files[f"{name}.glb"], target)
     if "tres" in target.extras:
         files[f"{name}.tres"] = godot_tres(name, tile_size_m, target.normal_suffix).encode("utf-8")
-    if "mask" in target.extras:
-        files[f"{name}_mask.png"] = encode_png(unity_mask_map(material))
     if "meta" in target.extras:
         size = max(material.shape)
         for file in sorted(f for f in files if f.endswith(".png")):
             kind = file[len(name):-len(".png")]
-            meta = unity_texture_meta(f"materials/{name}/{file}", size, srgb=kind in COLOUR_MAPS,
+            meta = unity_texture_meta(f"materials/{name}/{file}", size, srgb=kind[1:] in COLOUR_MAPS,
                                       normal_map=kind == target.normal_suffix, wrap="repeat")
             files[_meta_name(file)] = meta.encode("utf-8")
     return files
