@@ -204,10 +204,10 @@ def resolve_input(base: str | os.PathLike[str], relative: str, kind: str = "file
     return candidate
 
 
-def quote_path(path: str | os.PathLike[str]) -> str:
-    """A path for a message: as is when short and printable, else JSON-quoted and cut to about 80 characters."""
+def quote_path(path: str | os.PathLike[str], limit: int = 240) -> str:
+    """A path for a message: as is when printable and at most ``limit`` characters, else JSON-quoted and cut."""
     text = os.fspath(path)
     text = text if isinstance(text, str) else text.decode("utf-8", "replace")
-    if len(text) <= 80 and text.isprintable() and "'" not in text:
+    if len(text) <= limit and text.isprintable():
         return text
-    return quote(text)
+    return quote(text, limit)

@@ -273,7 +273,7 @@ def load_library(path: str | os.PathLike[str]) -> Library:
     from ..scene.locate import Locator, parse_json, read_scene_text
 
     file = Path(path)
-    source = quote_path(file)
+    source = str(file)
     text = read_scene_text(file, "library file")
     data = parse_json(text, source)
     locator = Locator(source, text, data)
