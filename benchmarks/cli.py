@@ -8,8 +8,9 @@
   pipelines, composing, rendering), writing (PNG encoding, the material preview and atomic writes; they run on
   worker threads, so this is the wait for them) and the rest (interpreter start, argument parsing, cache reads);
   medians of each.
-* torch_import_s: median over fresh processes of ``import torch`` alone; material_s@512: median of warm in-process
-  ``api.generate_material`` (as benchmarks/generate.py). Target (issue 16): cold ``material CLASS --size 512``
+* torch_import_s: median over fresh processes of ``import torch`` alone; material_s@512: median over processes of
+  the median of 3 warm in-process ``api.generate_material`` calls (as benchmarks/generate.py). Every figure is taken
+  once per round, ``--runs`` rounds, so a change of load on a shared machine affects them alike. Target (issue 16): cold ``material CLASS --size 512``
   ≤ 2 × material_s@512 + torch_import_s, all measured in this run; ``info`` ≤ 1.5 s; ``--help`` ≤ 0.3 s.
 * items_per_s: ``scenegen material CLASS --variations 100 --size 512 --no-cache`` in one process (model loaded
   once), with and without previews.
@@ -116,6 +117,11 @@ acc["total"] = time.perf_counter() - T0
 acc["code"] = code
 with open(sys.argv[1], "w") as handle:
     json.dump(acc, handle)
+if sys.argv[2] in ("build", "validate", "schema", "material", "sprite", "info", "gallery"):
+    import os
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)  # as scenegen.cli.main does for these commands
 '''
 
 
@@ -146,14 +152,11 @@ def instrumented(args: list[str], env: dict, cwd: Path) -> dict[str, float]:
     return shares
 
 
-def median_of(runs: int, fn) -> float:
-    return statistics.median(fn() for _ in range(runs))
-
-
-def torch_import_s(runs: int, env: dict) -> float:
+def torch_import_s(env: dict) -> float:
+    """``import torch`` alone, in a fresh process."""
     code = "import time; t = time.perf_counter(); import torch; print(time.perf_counter() - t)"
-    return median_of(runs, lambda: float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                                                        text=True, check=True).stdout))
+    return float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                check=True).stdout)
 
 
 def material_s512(runs: int, env: dict, cls: str) -> float:
@@ -197,14 +200,20 @@ def main() -> None:
         fresh(commands["build courtyard (warm cache)"], env, REPO)  # fills the cache (and the verified-hash records)
 
     figures: dict = {"benchmark": "cli", "cores": os.cpu_count(), "runs": args.runs, "commands": {}}
-    figures["torch_import_s"] = torch_import_s(args.runs, env)
-    figures["material_s@512"] = material_s512(args.runs, env, args.cls)
-    for label, argv in commands.items():
-        walls = [fresh(argv, env, REPO) for _ in range(args.runs)]
-        parts = [instrumented(argv, env, REPO) for _ in range(args.runs)]
-        figures["commands"][label] = {"wall_s": statistics.median(walls),
-                                      **{f"{k}_s": statistics.median(p[k] for p in parts) for k in PHASES},
-                                      "instrumented_wall_s": statistics.median(p["wall"] for p in parts)}
+    # rounds: every figure once per round, so that a change of load on a shared machine hits them all alike
+    torch_s, material_s, walls, parts = [], [], {k: [] for k in commands}, {k: [] for k in commands}
+    for _ in range(args.runs):
+        torch_s.append(torch_import_s(env))
+        material_s.append(material_s512(3, env, args.cls))
+        for label, argv in commands.items():
+            walls[label].append(fresh(argv, env, REPO))
+            parts[label].append(instrumented(argv, env, REPO))
+    figures["torch_import_s"] = statistics.median(torch_s)
+    figures["material_s@512"] = statistics.median(material_s)
+    for label in commands:
+        figures["commands"][label] = {"wall_s": statistics.median(walls[label]),
+                                      **{f"{k}_s": statistics.median(p[k] for p in parts[label]) for k in PHASES},
+                                      "instrumented_wall_s": statistics.median(p["wall"] for p in parts[label])}
     for preview in (True, False) if args.batch else ():
         argv = ["material", args.cls, "--seed", "0", "--variations", str(args.batch), "--size", "512", "--no-cache",
                 "--quiet", "--out", str(work / "batch")] + ([] if preview else ["--no-preview"])

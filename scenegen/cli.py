@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 from typing import Sequence
@@ -15,6 +16,9 @@ from . import __version__
 from .commands import say
 from .errors import ScenegenError
 
+#: Commands that end their process with :func:`_exit_now` when run from the command line (not when ``main`` is
+#: given its arguments, as tests and scripts do); not train (torchrun), export (worker pools, Ray) or worker.
+FAST_EXIT = ("build", "validate", "schema", "material", "sprite", "info", "gallery")
 # Order here is the order in `scenegen --help`.
 COMMANDS = ("build", "validate", "schema", "material", "sprite", "export", "train", "info", "corpus", "gallery", "worker")
 
@@ -43,13 +47,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.handler(args)
+        code = args.handler(args)
     except ScenegenError as exc:
         say(f"error: {exc}")
-        return exc.exit_code
+        code = exc.exit_code
     except KeyboardInterrupt:
         say("interrupted")
-        return 130
+        code = 130
+    if argv is None and args.command in FAST_EXIT:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End the process once stdout and stderr are flushed, skipping the interpreter's teardown of torch's
+    modules and libraries (0.1–0.2 s on 2 cores): these commands have closed every file they write."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code if isinstance(code, int) else 1)
 
 
 if __name__ == "__main__":

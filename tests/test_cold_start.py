@@ -60,3 +60,17 @@ def test_material_is_deterministic_without_the_compiler_stack_or_opengl(tmp_path
     assert not (tmp_path / "b" / "grass_0_preview.png").exists() and len(list((tmp_path / "b").iterdir())) == 6
     for path in (tmp_path / "b").iterdir():  # the same maps, whether or not the preview is written beside them
         assert path.read_bytes() == (tmp_path / "a" / path.name).read_bytes(), path.name
+
+
+def test_commands_that_skip_the_interpreter_teardown_flush_everything(tmp_path: Path) -> None:
+    """`scenegen material|info|…` end with os._exit once stdout and stderr are flushed: nothing is lost."""
+    env = {**os.environ, "SCENEGEN_CACHE": str(tmp_path / "cache")}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "scenegen", *args], cwd=tmp_path, env=env,  # noqa: E731
+                                       capture_output=True, text=True, timeout=300)
+    info = run("info", str(REPO / "assets/models/default"), "--json")
+    assert info.returncode == 0 and json.loads(info.stdout)["classes"][0] == "bark", info.stderr
+    done = run("material", "grass", "--size", "64", "--out", "m", "--no-cache")
+    assert done.returncode == 0 and done.stdout.startswith("grass_0: 7 files in m"), done.stderr
+    assert sorted(p.name for p in (tmp_path / "m").iterdir())[0] == "grass_0_ao.png"
+    refused = run("material", "basalt", "--size", "64", "--out", "m")
+    assert refused.returncode == 2 and refused.stderr.startswith("error: unknown class 'basalt'"), refused.stderr

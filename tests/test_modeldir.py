@@ -195,9 +195,9 @@ def test_config_checks_are_one_line_errors(tmp_path: Path) -> None:
     refused("[" * 100_000 + "]" * 100_000, "nested too deeply")
     refused('{"format": "scenegen-vae", "format": "x"}', "duplicate key 'format'")
     refused({**original, "model": {**original["model"], "decoder_widths": [100000, 48, 32, 16]}},
-            r"model\.decoder_widths\[0\] must be an integer from 1 to 4096")
-    refused({**original, "model": {**original["model"], "latent_channels": -1}}, "model.latent_channels")
-    refused({**original, "model": {**original["model"], "classes": ["a", "a"]}}, "names a class twice")
+            "model: decoder_widths must hold integers from 1 to 4096")
+    refused({**original, "model": {**original["model"], "latent_channels": -1}}, "model: latent_channels")
+    refused({**original, "model": {**original["model"], "classes": ["a", "a"]}}, "each once")
     refused({**original, "files": {**original["files"], "model.safetensors": "nothex"}}, "not a SHA-256")
     (model / "config.json").write_text(json.dumps(original))
     info = directory.inspect(model, "sprite")

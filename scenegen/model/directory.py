@@ -30,6 +30,7 @@ from typing import Any, Iterator
 
 from ..errors import ScenegenError
 from ..fsutil import atomic_write_text
+from .config import ModelConfig
 
 FORMAT = "scenegen-vae"
 FORMAT_VERSION = 1
@@ -38,11 +39,6 @@ WEIGHT_FILES = ("model.safetensors", "prior.safetensors")
 PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol ≥ 2, and torch.save's zip container
 MAX_CONFIG_BYTES = 16 << 20
 MAX_FILE_BYTES = 1 << 30  # the shipped models are 17 MB and 8 MB
-MODES = ("texture", "sprite")
-#: Bounds of the architecture section: what a CPU can build and decode (beyond them, a clear error, not a
-#: 360 GB allocation).
-ARCHITECTURE_BOUNDS = {"latent_channels": (1, 256), "cond_channels": (1, 1024), "crop_size": (8, 8192),
-                       "loss_margin": (0, 4096), "width": (1, 4096), "depth": (1, 8), "classes": 4096}
 UPSAMPLE_MODES = ("nearest", "bilinear")
 HASH_RECORDS = "file-hashes"
 _CHUNK = 1 << 20
@@ -53,7 +49,7 @@ class ModelInfo:
     """A checked model directory, known without torch (weights not loaded)."""
 
     path: Path
-    meta: dict[str, Any] = field(repr=False)
+    meta: dict[str, Any] = field(repr=False, compare=False)
     config_sha256: str
     verified: bool = False
 
@@ -118,34 +114,15 @@ def _is_plain_name(name: Any) -> bool:
 
 
 def _check_architecture(model: Any, where: str) -> None:
-    if not isinstance(model, dict):
-        raise ScenegenError(f"{where}: 'model' must be an object (the architecture)")
-    mode = model.get("mode", "texture")
-    if mode not in MODES:
-        raise ScenegenError(f"{where}: model.mode must be one of {', '.join(MODES)}, got {str(mode)[:80]!r}")
-    classes = model.get("classes", [])
-    if (not isinstance(classes, list) or not classes or len(classes) > ARCHITECTURE_BOUNDS["classes"]
-            or any(not isinstance(c, str) or not c or len(c) > 200 for c in classes)):
-        raise ScenegenError(f"{where}: model.classes must be a non-empty list of class names")
-    if len(set(classes)) != len(classes):
-        raise ScenegenError(f"{where}: model.classes names a class twice")
-
-    def integer(key: str, low: int, high: int, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ScenegenError(f"{where}: model.{key} must be an integer from {low} to {high}, got {str(value)[:80]}")
-
-    for key in ("latent_channels", "cond_channels", "crop_size", "loss_margin"):
-        if key in model:
-            integer(key, *ARCHITECTURE_BOUNDS[key], model[key])
-    for key in ("encoder_widths", "decoder_widths"):
-        if key in model:
-            widths = model[key]
-            low, high = ARCHITECTURE_BOUNDS["depth"]
-            if not isinstance(widths, list) or not low <= len(widths) <= high:
-                raise ScenegenError(f"{where}: model.{key} must be a list of {low} to {high} layer widths")
-            for i, width in enumerate(widths):
-                integer(f"{key}[{i}]", *ARCHITECTURE_BOUNDS["width"], width)
-    if model.get("upsample", "nearest") not in UPSAMPLE_MODES:
+    """The ``model`` section must build (``ModelConfig.from_dict``'s bounds: what a CPU can allocate), name each
+    class once and upsample in a known way."""
+    try:
+        cfg = ModelConfig.from_dict(model)
+    except (TypeError, ValueError) as exc:
+        raise ScenegenError(f"{where}: model: {str(exc)[:160]}") from None
+    if not cfg.classes or len(set(cfg.classes)) != len(cfg.classes):
+        raise ScenegenError(f"{where}: model.classes must name at least one class, each once")
+    if cfg.upsample not in UPSAMPLE_MODES:
         raise ScenegenError(f"{where}: model.upsample must be one of {', '.join(UPSAMPLE_MODES)}")
 
 
