@@ -111,7 +111,7 @@ def test_training_fine_tunes_the_shipped_model_by_default(photo_folder: Path, de
     data = tmp_path / "data"
     shutil.copytree(photo_folder / "brick", data / "brick")
     shutil.copytree(photo_folder / "grass", data / "mossy")
-    args = ["--data", str(data), "--lr", "1e-12", "--steps", "1", "--batch", "4", "--crop", "64", "--quiet"]
+    args = ["--data", str(data), "--lr", "1e-12", "--steps", "1", "--batch", "4", "--crop", "64"]  # not --quiet: the summary line
     tuned_dir, scratch_dir = tmp_path / "tuned", tmp_path / "scratch"
     result = run_cli("train", *args, "--out", str(tuned_dir))
     assert result.returncode == 0, result.stderr
