@@ -127,8 +127,6 @@ def _make_one(args, name: str, seed: int, photo: Any, state: dict[str, Any], req
 
 def run(args: argparse.Namespace) -> int:
     from ..api import check_size, default_model_dir
-    from ..material_files import MATERIALS_NAMESPACE, SetLayout, material_paths, material_request
-    from ..reuse import Reuse
 
     model_dir = Path(args.model) if args.model else default_model_dir()
     if args.list:
@@ -138,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             print("\n".join(classes))
         return 0
+    from ..material_files import MATERIALS_NAMESPACE, SetLayout, material_paths, material_request
+    from ..reuse import Reuse
+
     size = check_size(args.size, "--size")
     if (args.cls is None) == (args.photo is None):
         raise ScenegenError("give a material CLASS (see --list) or --from-image PHOTO" if args.cls is None
