@@ -408,12 +408,30 @@ def train(
     return out
 
 
+def fit_prior(vae: VAE, patches: PatchSet, cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    """The prior tensors of a trained VAE: latent bank, palettes and grain (textures) or anchors (sprites)."""
+    if cfg.mode == "texture":
+        return {**build_latent_bank(vae, patches, cfg), **fit_grain_profiles(vae, patches, cfg)}
+    return fit_sprite_prior(vae, patches, cfg)
+
+
+def refit_prior(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path) -> Path:
+    """Write ``model_dir`` again to ``out_dir`` with its prior rebuilt from ``data_dir`` by this version's
+    :func:`fit_prior` (the weights and the training record are kept as they are)."""
+    from .weights import load_model_dir, read_config
+
+    loaded = load_model_dir(model_dir)
+    cfg = loaded.config
+    patches = load_patch_set(data_dir, channels=cfg.image_channels, min_size=cfg.crop_size)
+    if patches.classes != cfg.classes:
+        raise ScenegenError(f"{data_dir}: classes {', '.join(patches.classes)} differ from the model's")
+    extra = {k: v for k, v in read_config(model_dir).items() if k not in ("format", "format_version", "model", "files")}
+    return save_model_dir(out_dir, loaded.vae, fit_prior(loaded.vae, patches, cfg), extra)
+
+
 def _finish(out: Path, vae: VAE, patches: PatchSet, cfg: ModelConfig, tcfg: TrainConfig,
             history: list[dict[str, Any]], elapsed: float, world: int, command: str) -> None:
-    if cfg.mode == "texture":
-        prior = {**build_latent_bank(vae, patches, cfg), **fit_grain_profiles(vae, patches, cfg)}
-    else:
-        prior = fit_sprite_prior(vae, patches, cfg)
+    prior = fit_prior(vae, patches, cfg)
     summary = {
         "steps": tcfg.steps, "batch": tcfg.batch, "seed": tcfg.seed, "processes": world,
         "images": len(patches.images), "skipped": len(patches.skipped),
