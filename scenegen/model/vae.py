@@ -10,11 +10,16 @@ at every scale): the global component that keeps a class's structure, and spatia
 
 from __future__ import annotations
 
+import threading
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
+
+
+_CACHE_LOCK = threading.Lock()
 
 
 def _conv(cin: int, cout: int, padding_mode: str, kernel: int = 3, stride: int = 1) -> nn.Conv2d:
@@ -111,6 +116,102 @@ class Decoder(nn.Module):
                 x = F.silu(self.up_convs[level - 1](x))
             x = block(x + self.cond_proj[level](cond))
         return torch.sigmoid(self.conv_out(F.silu(x)))
+
+    # ---- inference fast path (texture models): the same numbers as forward, without padding copies
+
+    def class_patterns(self, index: int, cells_y: int, cells_x: int) -> list[torch.Tensor] | None:
+        """What ``cond_proj[level](cond)`` adds at each level in :meth:`forward` on a cells_y×cells_x grid
+        conditioned on one class everywhere, as 1×C×2^l×2^l tensors (phase 0 at a cell boundary).
+
+        A constant map does not stay constant through the wrapped bilinear upsampling (rounding): level l's term
+        is 2^l-periodic. It is computed here by the modules :meth:`forward` runs, on a grid of the same size (the
+        1×1 convolution's kernel and rounding depend on the pixel count, and on the thread count: call this
+        single-threaded, as the decodes run). None if the term is not periodic. Cached per (class, size).
+        """
+        with _CACHE_LOCK:
+            cache = self.__dict__.setdefault("_class_patterns", {})
+        key = (index, cells_y, cells_x)
+        if key not in cache:
+            with _CACHE_LOCK:
+                while len(cache) >= 64:
+                    cache.pop(next(iter(cache)))
+            with torch.no_grad():
+                c = self.embedding.weight[index][None, :, None, None].expand(1, -1, cells_y, cells_x).contiguous()
+                patterns: list[torch.Tensor] | None = []
+                for level, proj in enumerate(self.cond_proj):
+                    if level > 0:
+                        c = self.upsample(c)
+                    term, p = proj(c), 2**level
+                    if term.shape[2] % p or term.shape[3] % p or not torch.equal(
+                            term, term[:, :, :p, :p].repeat(1, 1, term.shape[2] // p, term.shape[3] // p)):
+                        patterns = None
+                        break
+                    patterns.append(term[:, :, :p, :p].clone())
+            cache[key] = patterns
+        return cache[key]
+
+    def forward_valid(self, z: torch.Tensor, cond: torch.Tensor,
+                      patterns: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, int]:
+        """:meth:`forward` of a window of a periodic latent grid, before the final sigmoid: every convolution
+        unpadded ('valid'), upsampling without the wrap-around pad (texture models only).
+
+        ``z``, ``cond``: B×L×h×w and B×C×h×w, a window with a margin of context on every side; with ``patterns``
+        (:meth:`class_patterns`: one class on the whole grid) ``cond`` enters only the first convolution and no
+        map is upsampled or projected. Returns (logits, offset): output pixel (i, j) is pixel (offset + i, offset + j) of the
+        window at image scale; with a margin of :func:`receptive_halo` cells the window's core is inside it.
+        The pixels equal :meth:`forward`'s (bit for bit) where forward's convolutions run through oneDNN
+        (inputs over 20,480 values or a batch, which every tile is), and its elementwise operations take the
+        vectorised path (their tails fall in the halo): the same kernels on the same values, and no padding copy.
+        """
+        if not self.periodic:
+            raise ValueError("forward_valid is for periodic (texture) decoders")
+
+        def conv(module: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+            return F.conv2d(x, module.weight, module.bias)  # forward's call after its circular pad
+
+        def up(x: torch.Tensor) -> torch.Tensor:  # forward's wrapped upsampling minus the pad and crop
+            if self.upsample_mode == "nearest":
+                return F.interpolate(x, scale_factor=2.0, mode="nearest")
+            return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+
+        x = conv(self.conv_in, torch.cat([z, cond], dim=1))
+        offset, cond_offset = 1, 0  # pixels of the current level from the window's origin
+        for level, block in enumerate(self.blocks):
+            if level > 0:
+                x, offset = up(x), 2 * offset
+                if patterns is None:
+                    cond, cond_offset = up(cond), 2 * cond_offset
+                x = F.silu(conv(self.up_convs[level - 1], x), inplace=True)
+                offset += 1
+            if patterns is None:
+                d = offset - cond_offset
+                x.add_(conv(self.cond_proj[level], cond)[:, :, d : d + x.shape[2], d : d + x.shape[3]])
+            else:
+                x.add_(self._pattern_map(patterns[level], x, offset))
+            h = conv(block.conv2, F.silu(conv(block.conv1, F.silu(x)), inplace=True))
+            x = h.add_(x[:, :, 2:-2, 2:-2])  # forward's x + conv2(...): a sum, the same in either order
+            offset += 2
+        return conv(self.conv_out, F.silu(x, inplace=True)), offset + 1
+
+    def _pattern_map(self, pattern: torch.Tensor, x: torch.Tensor, offset: int) -> torch.Tensor:
+        """``pattern`` (1×C×p×p, phase 0 at pixel 0) laid over x's pixels, which start ``offset`` px in (the
+        last few maps are kept: a canvas's tiles share a handful of sizes)."""
+        p = pattern.shape[2]
+        if p == 1:
+            return pattern
+        phase, key = offset % p, (id(pattern), offset % p, x.shape[2], x.shape[3])
+        with _CACHE_LOCK:  # tiles run on several threads
+            maps = self.__dict__.setdefault("_pattern_maps", {})
+            entry = maps.get(key)
+        if entry is None or entry[0] is not pattern:
+            reps_y, reps_x = -(-(x.shape[2] + phase) // p), -(-(x.shape[3] + phase) // p)
+            tiled = pattern.repeat(1, 1, reps_y, reps_x)[:, :, phase : phase + x.shape[2], phase : phase + x.shape[3]]
+            entry = (pattern, tiled)
+            with _CACHE_LOCK:
+                while len(maps) >= 8:
+                    maps.pop(next(iter(maps)), None)
+                maps[key] = entry
+        return entry[1]
 
 
 class VAE(nn.Module):
