@@ -165,11 +165,11 @@ def test_a_restored_model_serves_the_cache_again(warm: dict, tmp_path: Path) -> 
 
 
 def test_hashes_are_remembered_by_stat_and_forgotten_on_any_change(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("SCENEGEN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SCENEGEN_HASH_RECORDS", str(tmp_path / "records"))
     path = tmp_path / "weights.bin"
     path.write_bytes(b"abc" * 1000)
     real = directory.file_sha256(path)
-    records = list((tmp_path / "cache" / directory.HASH_RECORDS).iterdir())
+    records = list((tmp_path / "records").iterdir())
     assert len(records) == 1
     record = json.loads(records[0].read_text())
     assert record["sha256"] == real and record["path"] == os.path.realpath(path)

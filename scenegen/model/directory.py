@@ -11,7 +11,7 @@ verified directory into a torch module (it is the only part that needs torch).
 * **Verified from the files.** Every named file is checked against its recorded SHA-256 before anything made
   from the model is served or loaded: cached outputs included. Hashing is paid once per file version: the hash
   of a verified file is remembered under its ``(device, inode, size, mtime_ns, ctime_ns)`` in the user cache
-  (``$SCENEGEN_CACHE/file-hashes`` or ``~/.cache/scenegen/file-hashes``); any write to the file changes its
+  (``~/.cache/scenegen/file-hashes``, see :func:`hash_records_dir`); any write to the file changes its
   ctime, which nobody can set back, so a changed file is always hashed again.
 * **One identity.** :attr:`ModelInfo.identity` (the SHA-256 of ``config.json``, which records the architecture,
   the classes and every file's SHA-256) keys every cache of model outputs. :attr:`ModelInfo.model_hash`
@@ -244,10 +244,12 @@ def _stat_key(st: os.stat_result) -> list[int]:
 
 
 def hash_records_dir() -> Path:
-    """Where verified hashes are remembered: ``$SCENEGEN_CACHE/file-hashes``, else the user cache."""
-    env = os.environ.get("SCENEGEN_CACHE")
+    """Where verified hashes are remembered: ``$SCENEGEN_HASH_RECORDS``, else the user cache
+    (``$XDG_CACHE_HOME/scenegen/file-hashes``, ``~/.cache/scenegen/file-hashes``); never the project's
+    ``$SCENEGEN_CACHE``, which a refused request leaves untouched."""
+    env = os.environ.get("SCENEGEN_HASH_RECORDS")
     if env:
-        return Path(env) / HASH_RECORDS
+        return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "scenegen" / HASH_RECORDS
 
