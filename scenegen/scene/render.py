@@ -110,18 +110,31 @@ def decode_png(data: bytes, max_side: int = MAX_TEXTURE) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def _pyrender_material(pyrender, material: SceneMaterial):
+def _decode_all(materials: list[SceneMaterial]) -> dict[int, np.ndarray]:
+    """Every texture of ``materials`` decoded (id of its PNG bytes → array), on as many threads as cores: the
+    decoder releases the GIL, and a scene's textures are most of a render's setup time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    blobs = {id(b): b for m in materials for b in (m.basecolor_png, m.normal_png, m.orm_png) if b is not None}
+    with ThreadPoolExecutor(max_workers=max(1, min(len(blobs), os.cpu_count() or 1))) as pool:
+        return dict(zip(blobs, pool.map(decode_png, blobs.values())))
+
+
+def _pyrender_material(pyrender, material: SceneMaterial, decoded: dict[int, np.ndarray] | None = None):
     from pyrender.constants import GLTF
+
+    def texture(data: bytes) -> np.ndarray:
+        return decoded[id(data)] if decoded is not None and id(data) in decoded else decode_png(data)
 
     wrap = GLTF.REPEAT if material.wrap == "repeat" else GLTF.CLAMP_TO_EDGE
     sampler = pyrender.Sampler(wrapS=wrap, wrapT=wrap)
-    base = decode_png(material.basecolor_png)
+    base = texture(material.basecolor_png)
     kwargs = {}
     if material.normal_png is not None:
-        kwargs["normalTexture"] = pyrender.Texture(source=decode_png(material.normal_png), source_channels="RGB",
+        kwargs["normalTexture"] = pyrender.Texture(source=texture(material.normal_png), source_channels="RGB",
                                                    sampler=sampler)
     if material.orm_png is not None:
-        orm = pyrender.Texture(source=decode_png(material.orm_png), source_channels="RGB", sampler=sampler)
+        orm = pyrender.Texture(source=texture(material.orm_png), source_channels="RGB", sampler=sampler)
         kwargs["metallicRoughnessTexture"] = orm  # pyrender reads G (roughness) and B (metallic)
         kwargs["occlusionTexture"] = orm  # and R (occlusion)
     channels = "RGBA" if base.shape[2] == 4 else "RGB"
@@ -360,8 +373,9 @@ def pyrender_scene(scene: ComposedScene, settings: RenderSettings):
     pyrender = _import_pyrender()
     aspect = settings.width / settings.height
     pr_scene = pyrender.Scene(bg_color=[*settings.sky_horizon, 1.0], ambient_light=np.asarray(scene.ambient))
-    materials = {name: _pyrender_material(pyrender, m) for name, m in scene.materials.items()
-                 if any(g.geometry.material == name and g.count for g in scene.groups)}
+    used = {name: m for name, m in scene.materials.items() if any(g.geometry.material == name and g.count for g in scene.groups)}
+    decoded = _decode_all(list(used.values()))
+    materials = {name: _pyrender_material(pyrender, m, decoded) for name, m in used.items()}
     planes = frustum_planes(scene.camera, aspect)
     sun_dirs = [-light.pose[:3, 2] for light in scene.lights if light.kind == "sun" and light.shadows and settings.shadows]
     drawn = 0

@@ -367,6 +367,22 @@ void main()
 ///////////////////////////////////////////////////////////////////////////////
 #ifdef USE_METALLIC_MATERIAL
 
+    // scenegen: alpha cut-out (MASK). The alpha test becomes a coverage value sharpened to about one pixel,
+    // which alpha-to-coverage turns into antialiased edges under MSAA; texels below the cutoff are discarded,
+    // first of all (the same alpha as base_color.a below): a block of discarded fragments costs no shading.
+    float coverage = 1.0;
+#ifdef CUTOUT
+    float cut_alpha = material.base_color_factor.a;
+#ifdef HAS_BASE_COLOR_TEX
+    cut_alpha = cut_alpha * texture(material.base_color_texture, uv_0).a;
+#endif
+    float alpha_width = max(fwidth(cut_alpha), 1e-4);
+    coverage = clamp((cut_alpha - alpha_cutoff) / alpha_width + 0.5, 0.0, 1.0);
+    if (coverage <= 0.0) {
+        discard;
+    }
+#endif
+
     // Compute metallic/roughness factors
     float roughness = material.roughness_factor;
     float metallic = material.metallic_factor;
@@ -384,17 +400,6 @@ void main()
     vec4 base_color = material.base_color_factor;
 #ifdef HAS_BASE_COLOR_TEX
     base_color = base_color * srgb_to_linear(texture(material.base_color_texture, uv_0));
-#endif
-
-    // scenegen: alpha cut-out (MASK). The alpha test becomes a coverage value sharpened to about one pixel,
-    // which alpha-to-coverage turns into antialiased edges under MSAA; texels below the cutoff are discarded.
-    float coverage = 1.0;
-#ifdef CUTOUT
-    float alpha_width = max(fwidth(base_color.a), 1e-4);
-    coverage = clamp((base_color.a - alpha_cutoff) / alpha_width + 0.5, 0.0, 1.0);
-    if (coverage <= 0.0) {
-        discard;
-    }
 #endif
 
     // Compute specular and diffuse colors
