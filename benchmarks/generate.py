@@ -3,7 +3,9 @@
 * material_s@512, material_s@2048: median of ``--runs`` warm runs of ``api.generate_material`` (all maps, in
   memory, model loaded), with the thread and core counts.
 * decode_efficiency = (decoder FLOPs of one 512² material / material_s@512) / (FLOP/s of a 2048³ float32
-  torch.matmul, median of 5, same threads). Decoder FLOPs from torch.utils.flop_counter.FlopCounterMode.
+  torch.matmul, median of 5, same threads). Decoder FLOPs from torch.utils.flop_counter.FlopCounterMode: those the
+  generator's tiled decode executes (halos included; decoder_gflop_whole@512: one whole-canvas decode's, the
+  useful work); decode_s@512 and decoder_only_efficiency: decode_canvas alone, as the generator runs it.
 * peak_rss_gb at ``--big``² (default 8192): a fresh process per class and seed (ru_maxrss), after generating
   the set in memory and, for seed 0, again after writing its PNGs (preview included), as ``scenegen material`` does.
 * seam_ratio of every map (basecolor, normal, roughness, height, ao) of every class at 512², 2048², big²
@@ -143,16 +145,27 @@ def matmul_flops(runs: int = 5) -> float:
     return 2.0 * 2048**3 / seconds
 
 
-def decoder_flops(model, size: int = 512) -> tuple[float, float]:
-    """(FLOPs, median seconds) of the decoder for one size² material of the first class."""
+def decoder_flops(model, size: int = 512) -> tuple[float, float, float]:
+    """(FLOPs executed, FLOPs of one whole-canvas decode, median seconds) of the decoder for one size² material of
+    the first class, decoded as the generator decodes it (decode_canvas: tiles with halos, one torch thread per
+    tile). FLOPs are counted on the same tiles run serially (the counter sees only its own thread)."""
     from torch.utils.flop_counter import FlopCounterMode
+
+    from scenegen.model import sample
 
     cells = latent_cells(size, model.config.scale)
     latent = sample_texture_latent(model, 0, cells, cells, 0)
     weights = condition_weights(model.config, 0, cells, cells)
-    with FlopCounterMode(display=False) as counter:
+    with sample.single_threaded(), FlopCounterMode(display=False) as counter:
         decode(model, latent, weights)
-    return float(counter.get_total_flops()), median_seconds(lambda: decode(model, latent, weights), 5)
+    fast, sample.FAST_PATH = sample.FAST_PATH, False  # the reference decode of the whole canvas in one piece
+    try:
+        with sample.single_threaded(), FlopCounterMode(display=False) as whole:
+            decode(model, latent, weights, tile=cells)
+    finally:
+        sample.FAST_PATH = fast
+    seconds = median_seconds(lambda: decode_canvas(model, latent, weights, size, size), 5)
+    return float(counter.get_total_flops()), float(whole.get_total_flops()), seconds
 
 
 # ------------------------------------------------------------------------------------------ big sizes
@@ -274,8 +287,9 @@ def main() -> None:
 
     figures["matmul_gflops"] = matmul_flops() / 1e9
     figures["material_s@512"] = median_seconds(lambda: api.generate_material(first, 0, 512, model=model), args.runs)
-    flops, decode_s = decoder_flops(model)
+    flops, whole_flops, decode_s = decoder_flops(model)
     figures["decoder_gflop@512"] = flops / 1e9
+    figures["decoder_gflop_whole@512"] = whole_flops / 1e9
     figures["decode_s@512"] = decode_s
     figures["decode_efficiency"] = flops / figures["material_s@512"] / (figures["matmul_gflops"] * 1e9)
     figures["decoder_only_efficiency"] = flops / decode_s / (figures["matmul_gflops"] * 1e9)
@@ -327,7 +341,7 @@ def main() -> None:
     # ---- table
     print(f"material generation — model {model.model_hash[:12]}, torch threads {threads}, cores {cores}")
     for key in ("matmul_gflops", "material_s@512", "material_s@2048", f"material_s@{args.big}", f"save_s@{args.big}",
-                "decoder_gflop@512", "decode_s@512", "decode_efficiency", "decoder_only_efficiency", "peak_rss_gb",
+                "decoder_gflop@512", "decoder_gflop_whole@512", "decode_s@512", "decode_efficiency", "decoder_only_efficiency", "peak_rss_gb",
                 "peak_rss_with_save_gb"):
         if key in figures:
             target = TARGETS.get(key.replace("_with_save", ""))
