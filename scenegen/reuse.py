@@ -121,15 +121,14 @@ class Reuse:
         """
         folder = Path(next(iter(destinations.values()))).parent
         staging = folder / f".scenegen-partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        staging.mkdir()
+        staged = {name: staging / name for name in list(destinations) + list(read)}
         try:
-            staged = {name: staging / name for name in list(destinations) + list(read)}
-            hit = self.cache is not None and self.cache.fetch(req.key, staged) is not None
+            hit = self.cache is not None and self._fetch(req, staging, staged)
             if hit:
                 self.hits += 1
             else:
                 self.misses += 1
-                self._make(req, staging, staged, write)
+                self._make(req, staging, staged, write)  # the staging folder appears only once the set is made
             data = {name: staged[name].read_bytes() for name in read}
             before_copy()
             for name, target in destinations.items():
@@ -138,9 +137,18 @@ class Reuse:
             shutil.rmtree(staging, ignore_errors=True)
         return Served({name: Path(target) for name, target in destinations.items()}, hit, data)
 
+    def _fetch(self, req: Request, staging: Path, staged: Mapping[str, Path]) -> bool:
+        """Copy a stored entry into a new ``staging`` folder (removed again on a miss)."""
+        staging.mkdir(exist_ok=True)
+        if self.cache is not None and self.cache.fetch(req.key, staged) is not None:
+            return True
+        shutil.rmtree(staging, ignore_errors=True)
+        return False
+
     def _make(self, req: Request, staging: Path, staged: Mapping[str, Path],
               write: Callable[[Path], Mapping[str, str | os.PathLike[str]]]) -> None:
-        """Write a missing entry, store it and fetch it into ``staged``; without a cache, write it there."""
+        """Write a missing entry, store it and fetch it into ``staged``; without a cache, write it in a private
+        temporary folder and move it there. Nothing appears beside the destinations until the set is whole."""
         if self.cache is not None:
             try:
                 self.cache.folder.mkdir(parents=True, exist_ok=True)
@@ -149,9 +157,10 @@ class Reuse:
             except OSError as exc:
                 self._unusable(exc)
             else:
-                if self.cache.fetch(req.key, staged) is not None:
+                if self._fetch(req, staging, staged):
                     return
-        (staging / ".work").mkdir()
-        written = write(staging / ".work")
-        for name, target in staged.items():
-            os.replace(written[name], target)
+        with tempfile.TemporaryDirectory(prefix="scenegen-set-") as work:
+            written = write(Path(work))
+            staging.mkdir(exist_ok=True)
+            for name, target in staged.items():
+                shutil.move(os.fspath(written[name]), target)

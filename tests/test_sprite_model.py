@@ -240,7 +240,7 @@ def test_cli_writes_sprites_sheet_atlas_and_valid_billboards(sprite_model_dir: P
     (["dragon"], "unknown class 'dragon'; this model knows: "),
     (["bush", "--size", "1000"], "sprite size 1000 is outside the supported range 64–512"),
     (["bush", "--size", "32"], "sprite size 32 is outside"),
-    (["bush", "--count", "0"], "--count must be at least 1"),
+    (["bush", "--count", "0"], "--count must be from 1 to"),
     ([], "name a sprite class"),
 ])
 def test_cli_user_errors_exit_2_with_one_line(sprite_model_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -332,14 +333,19 @@ def test_client_reports_a_python_that_cannot_run_scenegen(tmp_path):
     client.stop()
 
 
-def test_cancel_kills_a_worker_stuck_in_a_long_step(tiny_model, tmp_path, monkeypatch):
-    monkeypatch.setattr(wc, "CANCEL_GRACE_S", 0.0)  # no grace: a cooperative stop (tenths of a second) is too late
+def test_cancel_kills_a_worker_that_does_not_answer(tiny_model, tmp_path, monkeypatch):
+    """The worker answers a cancel at once from its reader thread; a worker that cannot answer at all (here
+    stopped with SIGSTOP, as a hung process would be) is killed by the client after CANCEL_GRACE_S."""
+    import signal
+
+    monkeypatch.setattr(wc, "CANCEL_GRACE_S", 0.5)
     client = wc.WorkerClient(sys.executable, cwd=str(tmp_path))
     try:
         client.call("classes", {"model": str(tiny_model)}, timeout=120)
         job = client.submit("material", {"model": str(tiny_model), "class": "brick", "size": 2048, "out_dir": str(tmp_path)})
         while "generating" not in job.message:
             job.poll(0.1)
+        os.kill(client.process.pid, signal.SIGSTOP)
         started = time.monotonic()
         job.cancel()
         with pytest.raises(wc.WorkerError) as info:
