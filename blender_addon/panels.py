@@ -26,7 +26,7 @@ class SCENEGEN_PT_main(_Panel, bpy.types.Panel):
         elif classes["error"]:
             col = layout.column(align=True)
             col.label(text="SceneGen worker problem:", icon="ERROR")
-            for line in _wrap(classes["error"], 40):
+            for line in state.wrap_text(classes["error"], 40):
                 col.label(text=line)
             col.operator("scenegen.load_classes", text="Retry", icon="FILE_REFRESH")
         installer = state.INSTALL.get("installer")
@@ -85,7 +85,7 @@ class SCENEGEN_PT_billboards(_Panel, bpy.types.Panel):
         layout.prop(settings, "billboard_class")
         if state.CLASSES["sprite_error"]:
             col = layout.column(align=True)
-            for i, line in enumerate(_wrap(state.CLASSES["sprite_error"], 40)):
+            for i, line in enumerate(state.wrap_text(state.CLASSES["sprite_error"], 40)):
                 col.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
         layout.prop(settings, "billboard_variants")
         layout.prop(settings, "billboard_size")
@@ -118,17 +118,6 @@ class SCENEGEN_PT_scene(_Panel, bpy.types.Panel):
         layout.prop(settings, "export_dir")
         layout.prop(settings, "export_target")
         layout.operator("scenegen.export_library", icon="EXPORT")
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + len(word) + 1 > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return lines + ([line] if line else [])
 
 
 classes = (SCENEGEN_PT_main, SCENEGEN_PT_material, SCENEGEN_PT_billboards, SCENEGEN_PT_scene)

@@ -103,7 +103,7 @@ class ScenegenPreferences(bpy.types.AddonPreferences):
             box.operator("scenegen.install_core", text=label, icon="IMPORT")
         if installer is not None:
             if installer.error:
-                for i, line in enumerate(_wrap(installer.error, 90)):
+                for i, line in enumerate(state.wrap_text(installer.error, 90)):
                     box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
             col = box.column(align=True)
             for line in list(installer.log)[-8:]:
@@ -183,17 +183,6 @@ def core_options(context: bpy.types.Context | None = None) -> core.Options:
                         torch_index=prefs.core_torch_index.strip(),
                         wheels=bpy.path.abspath(wheels).rstrip("/\\") if wheels else "",
                         share_from=bpy.path.abspath(share) if share else "", online=bool(online))
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + len(word) + 1 > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return lines + ([line] if line else [])
 
 
 def _folder(value: str) -> str | None:

@@ -23,3 +23,15 @@ def cancel_all() -> int:
     for job in jobs:
         job.cancel()
     return len(jobs)
+
+
+def wrap_text(text: str, width: int) -> list[str]:
+    """``text`` broken into lines of at most ``width`` characters (at spaces) for a panel's labels."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + len(word) + 1 > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + ([line] if line else [])
