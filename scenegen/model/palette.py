@@ -10,8 +10,9 @@ it adds no detail and no noise, and it is the identity for a decoder that keeps 
 
 The map starts from the decode of the *source*, not from the canvas: a canvas may rightly hold less of a
 rare colour than its source (fewer veins), and stretching the canvas's own covariance onto the source's
-turned faint vein pixels into red speckle (0.4.0). Models saved without decode statistics fall back to the
-canvas's own statistics with the gain of the map limited to [1/MAX_GAIN, MAX_GAIN] on every axis.
+turned faint vein pixels into red speckle (0.4.0). A photo material (quilted from the photo itself, so its
+content matches the photo's) and models saved without decode statistics map the canvas's own statistics onto
+the target, with the gain of the map limited to [1/MAX_GAIN, MAX_GAIN] on every axis.
 """
 
 from __future__ import annotations

@@ -347,10 +347,6 @@ def photo_grain(model: LoadedModel, photo: np.ndarray, latent: np.ndarray) -> Gr
     return fit_grain(photo[None, m : h - m, m : w - m], recon[None, m : h - m, m : w - m])
 
 
-PHOTO_BIAS_CELLS = 64  # latent cells a side of the photo window the decoder's colour bias is measured on
-PHOTO_BIAS_MARGIN = 16  # pixels dropped at the window's edges (the decode wraps around there)
-
-
 def latent_cells(size: int, scale: int) -> int:
     """Latent cells needed to cover ``size`` pixels."""
     return max(1, math.ceil(size / scale))
@@ -392,22 +388,6 @@ def source_palette(model: LoadedModel, class_index: int, seed: int) -> tuple[np.
         return None, None
     pick = source_index(len(stats), seed, class_index)
     return stats.double().numpy()[pick], None if decoded is None else decoded.double().numpy()[pick]
-
-
-def photo_decoder_bias(model: LoadedModel, photo: np.ndarray, latent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(start, target) colour statistics of the palette map of a photo material: a central window of the
-    photo's reconstruction and the same window of the photo (what the decoder does to this photo's colours)."""
-    s, cells = model.config.scale, PHOTO_BIAS_CELLS
-    h, w = latent.shape[1:]
-    y0, x0 = max(0, (h - cells) // 2), max(0, (w - cells) // 2)
-    window = latent[:, y0 : y0 + cells, x0 : x0 + cells]
-    weights = condition_weights(model.config, model.config.any_class, *window.shape[1:])
-    with single_threaded():
-        recon = decode(model, window, weights)
-    m = min(PHOTO_BIAS_MARGIN, recon.shape[0] // 4, recon.shape[1] // 4)  # the circular decode's edges
-    inner = (slice(m, recon.shape[0] - m), slice(m, recon.shape[1] - m))
-    crop = photo[y0 * s : y0 * s + recon.shape[0], x0 * s : x0 * s + recon.shape[1]]
-    return colour_stats(recon[inner]), colour_stats(crop[inner])
 
 
 def quilt_settings(height: int, width: int) -> QuiltSettings:
@@ -477,8 +457,7 @@ def sample_photo_texture(model: LoadedModel, photo: np.ndarray, height: int, wid
     quilted = quilt_from_latent(latent, cells_y, cells_x, int(seed), tick=_quilt_tick(progress))
     phase = cell_phase(model, seed, cfg.any_class, height, width)
     weights = condition_weights(cfg, cfg.any_class, cells_y, cells_x)
-    start, target = photo_decoder_bias(model, photo, latent)
-    image = match_palette(decode_canvas(model, quilted, weights, height, width, progress, phase), target, start)
+    image = match_palette(decode_canvas(model, quilted, weights, height, width, progress, phase), colour_stats(photo))
     profile = photo_grain(model, photo, latent) if grain > 0 else None
     return with_grain(image, profile, seed, cfg.any_class, grain)
 
