@@ -305,7 +305,7 @@ def colour_w1(generated: ImageSet, real: ImageSet) -> float:
 
 
 @functools.lru_cache(maxsize=1)
-def _gram_weights() -> tuple[torch.Tensor, ...]:
+def gram_weights() -> tuple[torch.Tensor, ...]:
     """The fixed random convs: seed 0, then randn(64, 3, k, k) · sqrt(2/(3k²)) for k = 3, 5, 7 in that order.
 
     Drawn from a private ``torch.Generator`` seeded with 0, which gives exactly the numbers
@@ -346,7 +346,7 @@ def gram_matrices(img: np.ndarray) -> np.ndarray:
     out = []
     with torch.no_grad():
         for inp in (x, torch.nn.functional.avg_pool2d(x, 2)):
-            for w in _gram_weights():
+            for w in gram_weights():
                 feats = torch.relu(torch.nn.functional.conv2d(inp, w, padding=w.shape[-1] // 2))
                 feats = feats.reshape(GRAM_FEATURES, -1)
                 feats = feats - feats.mean(dim=1, keepdim=True)

@@ -31,15 +31,16 @@ def focal_frequency_loss(pred: torch.Tensor, target: torch.Tensor, alpha: float 
 class RandomFeatureGram(nn.Module):
     """Fixed random conv features (k = 3, 5, 7) at two scales; Gram-matrix distance between batches.
 
-    Same construction as the gram_dist figure of scenegen.metrics, used here as a differentiable loss.
+    The network of the gram_dist figure (:func:`scenegen.metrics.gram_weights`: the same weights), batched and
+    differentiable, used here as a loss.
     """
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        gen = torch.Generator().manual_seed(seed)
-        for k in (3, 5, 7):
-            weight = torch.randn(64, 3, k, k, generator=gen) * math.sqrt(2.0 / (3 * k * k))
-            self.register_buffer(f"w{k}", weight)
+        from ..metrics import GRAM_KERNEL_SIZES, gram_weights
+
+        for k, weight in zip(GRAM_KERNEL_SIZES, gram_weights()):
+            self.register_buffer(f"w{k}", weight.clone())
 
     def grams(self, image: torch.Tensor) -> list[torch.Tensor]:
         x = image[:, :3] - 0.5
