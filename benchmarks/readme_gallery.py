@@ -40,7 +40,7 @@ def _materials(model: str | None, seed: int, size: int, folder: Path) -> dict[st
     if listed.returncode != 0:
         raise SystemExit(listed.stderr.strip())
     out: dict[str, dict[str, Path]] = {}
-    for cls in json.loads(listed.stdout):
+    for cls in json.loads(listed.stdout)["classes"]:
         cmd = base + [cls, "--seed", str(seed), "--size", str(size), "--out", str(folder), "--json", "--quiet"] + extra
         started = time.perf_counter()
         result = subprocess.run(cmd, capture_output=True, text=True)
