@@ -425,3 +425,21 @@ def test_unwritable_out_is_one_line(command: str, failure: str, models: tuple[Pa
     expected = "Permission denied" if failure == "read-only" else "File too large"
     line = one_located_line(done.returncode, done.stdout, done.stderr, rf"{re.escape(str(out))}.*: cannot .*{expected}")
     assert "cannot" in line
+
+
+def test_library_model_errors_name_the_library_file_and_field(tmp_path: Path) -> None:
+    """A library's ``model`` that is missing, a file or a FIFO is refused in one line naming the library file and
+    the field (a model directory may lie outside the library's folder: users keep trained models elsewhere)."""
+    from conftest import run_cli
+
+    lib = tmp_path / "lib" / "library.json"
+    lib.parent.mkdir()
+    (lib.parent / "afile").write_text("x")
+    os.mkfifo(lib.parent / "fifo")
+    for written, reason in (("missing_model", "not found"), ("afile", "not a directory"), ("fifo", "not a directory")):
+        lib.write_text(json.dumps({"version": 1, "name": "t", "model": written,
+                                   "materials": [{"class": "gravel", "seeds": [0], "sizes": [64], "tile_size_m": 1.0}]}))
+        refused = run_cli("export", str(lib), "--out", str(tmp_path / "out"), "--workers", "1", "--quiet")
+        line = refused.stderr.strip()
+        assert refused.returncode == 2 and "Traceback" not in line and "\n" not in line, line
+        assert "library.json: model:" in line and reason in line.lower(), line

@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 from ..errors import ScenegenError
-from ..fsutil import sha256_bytes, write_failure
+from ..fsutil import resolve_input, sha256_bytes, write_failure
 from ..model.directory import ModelInfo, inspect
 from . import manifest as M
 from .executors import Executor, make_executor
@@ -90,18 +90,27 @@ def inspect_model(path: str | os.PathLike[str], mode: str) -> ModelRef:
 
 def _resolve_models(items: list[WorkItem], library, base: Path, model: Optional[str], sprite_model: Optional[str],
                     source: str) -> dict[str, Optional[ModelRef]]:
+    """The models the items need: ``--model``/``--sprite-model`` as given, else the library's ``model`` and
+    ``sprite_model`` (relative to the library's folder; a model directory may lie anywhere, as users keep their
+    trained models apart from their libraries; errors name the library file and field), else the shipped ones."""
     from ..api import default_model_dir
     from ..sprite_gen import default_sprite_model_dir
+
+    def pick(given: Optional[str], field: str, written: Optional[str], default: Path, mode: str) -> ModelRef:
+        if given or not written:
+            return inspect_model(Path(given) if given else default, mode)
+        try:
+            path = resolve_input(base, written, "dir", allow_outside=True, folder_name="library folder")
+            return inspect_model(path, mode)
+        except ScenegenError as exc:
+            raise ScenegenError(f"{source}: {field}: {exc}") from None
 
     refs: dict[str, Optional[ModelRef]] = {"texture": None, "sprites": None}
     kinds = {item.kind for item in items}
     if "material" in kinds:
-        path = Path(model) if model else base / library.model if library.model else default_model_dir()
-        refs["texture"] = inspect_model(path, "texture")
+        refs["texture"] = pick(model, "model", library.model, default_model_dir(), "texture")
     if "sprites" in kinds:
-        path = Path(sprite_model) if sprite_model else base / library.sprite_model if library.sprite_model \
-            else default_sprite_model_dir()
-        refs["sprites"] = inspect_model(path, "sprite")
+        refs["sprites"] = pick(sprite_model, "sprite_model", library.sprite_model, default_sprite_model_dir(), "sprite")
     for item in items:
         ref = refs["texture" if item.kind == "material" else "sprites"]
         cls = item.params.get("class")
