@@ -20,8 +20,9 @@ from .paths import polyline_distance
 from .uv import face_normals
 
 BATCH = 8192
-MAX_BATCHES_PER_TARGET = 40  # give up after this many candidates per wanted point (in batches)
-PATIENCE_PER_POINT = 30  # … or after this many candidates in a row found no room (the surface is full)
+MAX_BATCHES_PER_TARGET = 10  # give up after this many candidates per wanted point (in batches)
+PATIENCE_PER_POINT = 30  # … or after this many candidates in a row found no room (the surface is full),
+MAX_PATIENCE = 100_000  # at most this many: a layer asking for about what its surface holds ends in seconds
 MIN_PATIENCE = 3000
 
 
@@ -104,7 +105,7 @@ def scatter_points(surface: Surface, rules: ScatterRules) -> ScatterPoints:
     batches = 0
     misses = 0  # candidates rejected in a row: stop when the surface is full
     max_batches = max(4, MAX_BATCHES_PER_TARGET * int(np.ceil(wanted / BATCH)))
-    patience = max(MIN_PATIENCE, PATIENCE_PER_POINT * wanted)
+    patience = max(MIN_PATIENCE, min(MAX_PATIENCE, PATIENCE_PER_POINT * wanted))
     placed = 0
     while placed < wanted and batches < max_batches and misses < patience:
         pts, nrm = first if first is not None else candidates(BATCH)
