@@ -31,21 +31,11 @@ class SCENEGEN_PT_main(_Panel, bpy.types.Panel):
             col.operator("scenegen.load_classes", text="Retry", icon="FILE_REFRESH")
         installer = state.INSTALL.get("installer")
         if installer is not None and installer.running:
-            row = layout.row()
-            text = f"Installing the SceneGen core: {installer.step} ({int(installer.progress * 100)}%)"
-            if hasattr(row, "progress"):
-                row.progress(factor=installer.progress, type="BAR", text=text)
-            else:
-                row.label(text=text, icon="TIME")
+            state.progress_row(layout.row(), installer.progress, f"Installing the SceneGen core: {installer.step}")
         elif classes["error"].startswith("no Python with scenegen"):
             layout.operator("scenegen.install_core", text="Install SceneGen Core", icon="IMPORT")
         for job in list(state.RUNNING.values()):
-            row = layout.row(align=True)
-            text = f"{job.message} ({int(job.progress * 100)}%)"
-            if hasattr(row, "progress"):
-                row.progress(factor=job.progress, type="BAR", text=text)
-            else:
-                row.label(text=text, icon="TIME")
+            state.progress_row(layout.row(align=True), job.progress, job.message)
         if state.RUNNING:
             layout.operator("scenegen.cancel_jobs", icon="CANCEL")
 

@@ -92,11 +92,7 @@ class ScenegenPreferences(bpy.types.AddonPreferences):
             box.label(text="SceneGen core: not installed. Install it here, or set 'Python with scenegen' below.", icon="INFO")
         if installer is not None and installer.running:
             row = box.row(align=True)
-            text = f"{installer.step} ({int(installer.progress * 100)}%)"
-            if hasattr(row, "progress"):
-                row.progress(factor=installer.progress, type="BAR", text=text)
-            else:
-                row.label(text=text, icon="TIME")
+            state.progress_row(row, installer.progress, installer.step)
             row.operator("scenegen.cancel_install", text="", icon="CANCEL")
         else:
             label = "Update SceneGen core" if record is not None else "Install SceneGen core"

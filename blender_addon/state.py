@@ -35,3 +35,12 @@ def wrap_text(text: str, width: int) -> list[str]:
         else:
             line = f"{line} {word}".strip()
     return lines + ([line] if line else [])
+
+
+def progress_row(row, fraction: float, message: str) -> None:
+    """Draw ``message (NN%)`` on a UI row: a progress bar where this Blender has one (4.0+), else a label."""
+    text = f"{message} ({int(fraction * 100)}%)"
+    if hasattr(row, "progress"):
+        row.progress(factor=fraction, type="BAR", text=text)
+    else:
+        row.label(text=text, icon="TIME")
