@@ -108,18 +108,17 @@ class PatchDiscriminator(nn.Module):
 
     def __init__(self, channels: int, width: int = 32, seed: int = 0) -> None:
         super().__init__()
-        gen_state = torch.random.get_rng_state()
-        torch.manual_seed(seed)
         sn = nn.utils.parametrizations.spectral_norm
         widths = (width, 2 * width, 4 * width)
         layers: list[nn.Module] = []
         cin = channels
-        for i, w in enumerate(widths):
-            layers += [sn(nn.Conv2d(cin, w, 4, stride=2 if i < 2 else 1, padding=1)), nn.LeakyReLU(0.2)]
-            cin = w
-        layers.append(sn(nn.Conv2d(cin, 1, 4, stride=1, padding=1)))
+        with torch.random.fork_rng(devices=[]):  # seeded weights; the caller's RNG stream is left as it was
+            torch.manual_seed(seed)
+            for i, w in enumerate(widths):
+                layers += [sn(nn.Conv2d(cin, w, 4, stride=2 if i < 2 else 1, padding=1)), nn.LeakyReLU(0.2)]
+                cin = w
+            layers.append(sn(nn.Conv2d(cin, 1, 4, stride=1, padding=1)))
         self.net = nn.Sequential(*layers)
-        torch.random.set_rng_state(gen_state)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.net(image * 2.0 - 1.0)

@@ -66,16 +66,21 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
 Trainable = tuple[torch.nn.Module, torch.optim.Optimizer]
 
 
+def _opt_prefix(prefix: str) -> str:
+    """Key prefix of a part's optimiser state: "opt." for the VAE (the format of earlier checkpoints), else
+    "<part>opt." (e.g. "discopt.")."""
+    return "opt." if prefix == "model" else f"{prefix}opt."
+
+
 def _checkpoint_tensors(parts: dict[str, Trainable]) -> dict[str, torch.Tensor]:
     """Weights and optimiser state of each (module, optimiser) pair, prefixed by its name ("model", "disc")."""
     tensors: dict[str, torch.Tensor] = {}
     for prefix, (module, opt) in parts.items():
-        opt_prefix = "opt" if prefix == "model" else f"{prefix}opt"
         tensors.update({f"{prefix}.{k}": v.detach().contiguous() for k, v in module.state_dict().items()})
         for index, state in opt.state_dict()["state"].items():
             for name, value in state.items():
                 if torch.is_tensor(value):
-                    tensors[f"{opt_prefix}.{index}.{name}"] = value.detach().reshape(value.shape).contiguous().clone()
+                    tensors[f"{_opt_prefix(prefix)}{index}.{name}"] = value.detach().reshape(value.shape).contiguous().clone()
     return tensors
 
 
@@ -106,7 +111,7 @@ def latest_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Ten
 
 def _restore(parts: dict[str, Trainable], tensors: dict[str, torch.Tensor], opt_step: int) -> None:
     for prefix, (module, opt) in parts.items():
-        opt_prefix = "opt." if prefix == "model" else f"{prefix}opt."
+        opt_prefix = _opt_prefix(prefix)
         weights = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
         if not weights:
             continue  # e.g. a critic switched on for a resumed run: it starts fresh
