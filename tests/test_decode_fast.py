@@ -110,3 +110,37 @@ def test_class_patterns_are_what_forward_adds(model) -> None:
                 term = proj(cond)
                 p = 2**level
                 assert torch.equal(term, patterns[level].repeat(1, 1, term.shape[2] // p, term.shape[3] // p))
+
+
+@pytest.fixture(scope="module")
+def grown(model):
+    """The default model grown to two residual blocks per decoder level, the new blocks given random weights
+    (a grown model fresh from --init-from would decode as the source: its new blocks start as the identity)."""
+    import dataclasses
+
+    from scenegen.model.vae import VAE
+    from scenegen.model.weights import LoadedModel
+
+    cfg = dataclasses.replace(model.config, decoder_blocks=2)
+    torch.manual_seed(3)
+    vae = VAE(cfg)
+    state = {**vae.state_dict(), **model.vae.state_dict()}
+    vae.load_state_dict(state)
+    with torch.no_grad():
+        for block in vae.decoder.more_blocks:
+            block[0].conv2.weight.mul_(0.3)
+    vae.eval().requires_grad_(False)
+    return LoadedModel(path=model.path, config=cfg, vae=vae, prior=model.prior, meta=model.meta)
+
+
+@pytest.mark.parametrize("cells", [(100, 70), (40, 36)])
+def test_fast_decode_of_a_grown_decoder_is_bit_identical(grown, model, monkeypatch: pytest.MonkeyPatch, cells) -> None:
+    cy, cx = cells
+    latent = _latent(model, cy, cx)
+    w = condition_weights(grown.config, 2, cy, cx)
+    reference, fast = _both(lambda: decode_canvas(grown, latent, w, cy * 4, cx * 4, phase=(3, 1)), monkeypatch)
+    assert np.array_equal(reference, fast), np.abs(reference - fast).max()
+    plain = decode_canvas(model, latent, w, cy * 4, cx * 4, phase=(3, 1))
+    assert np.abs(plain - fast).max() > 0.01, "the extra blocks must change the decode (else nothing is compared)"
+    out = np.empty((cy * 4, cx * 4, 3), np.float32)
+    assert sample._decode_fast(grown, latent, w, sample.TILE_CELLS, out)

@@ -167,3 +167,28 @@ def test_adversarial_training_checkpoints_its_critic_and_resumes_exactly(photo_f
     training.train(photo_folder, no_critic, tcfg=TrainConfig(steps=4, batch=4, lr=1e-3, checkpoint_every=2,
                                                              sample_every=100), crop_size=64, architecture={})
     assert (no_critic / "model.safetensors").read_bytes() != (straight / "model.safetensors").read_bytes()
+
+
+def test_decoder_blocks_grow_a_model_that_starts_as_its_source(photo_folder: Path, tiny_model: Path, tmp_path: Path) -> None:
+    """`--decoder-blocks 2 --init-from M`: the new residual blocks start as the identity, so the grown model decodes
+    exactly as M before training moves it; the count is recorded in config.json; fewer blocks than M is refused."""
+    import json
+
+    import torch
+
+    from scenegen.model.weights import load_model_dir
+
+    out = tmp_path / "grown"
+    args = ["--data", str(photo_folder), "--init-from", str(tiny_model),
+            "--steps", "1", "--batch", "4", "--crop", "64", "--quiet"]
+    result = run_cli("train", *args, "--out", str(out), "--decoder-blocks", "2", "--lr", "1e-12")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "config.json").read_text())["model"]["decoder_blocks"] == 2
+    source, grown = load_model_dir(tiny_model), load_model_dir(out)
+    assert len(grown.vae.decoder.extra_blocks(0)) == 1 and not source.vae.decoder.extra_blocks(0)
+    z = torch.randn(1, source.config.latent_channels, 6, 6, generator=torch.Generator().manual_seed(1))
+    cond = source.vae.decoder.condition_map(torch.tensor([0]), 6, 6)
+    with torch.no_grad():
+        assert torch.allclose(source.vae.decoder(z, cond), grown.vae.decoder(z, cond), atol=1e-5)
+    shrunk = run_cli("train", *args, "--out", str(tmp_path / "shrunk"), "--init-from", str(out), "--decoder-blocks", "1")
+    assert shrunk.returncode == 2 and "decoder_blocks" in shrunk.stderr and "Traceback" not in shrunk.stderr

@@ -39,7 +39,11 @@ def run(args: argparse.Namespace) -> int:
         bar.to(done, f"loss {parts['total']:.4f}  {parts['patches_per_s']:.1f} patches/s")
 
     init_from = args.init_from
-    if init_from is None and not args.from_scratch and not architecture:
+    if args.decoder_blocks is not None:
+        if not 1 <= args.decoder_blocks <= 8:
+            raise ScenegenError(f"--decoder-blocks must be from 1 to 8, got {args.decoder_blocks}")
+        architecture["decoder_blocks"] = args.decoder_blocks
+    if init_from is None and not args.from_scratch and not set(architecture) - {"decoder_blocks"}:
         init_from = _shipped_model(args.mode)
     command = "scenegen " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "train" in sys.argv[1:2] else "scenegen train"
     out = train(args.data, args.out, mode=args.mode, tcfg=tcfg, resume=args.resume, crop_size=args.crop,
@@ -144,6 +148,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="encoder widths, one per ×2 downsampling (from scratch only)")
     p.add_argument("--decoder-widths", type=_widths, default=None, metavar="W,W,…",
                    help="decoder widths, one more than the encoder's (from scratch only)")
+    p.add_argument("--decoder-blocks", type=int, default=None, metavar="N",
+                   help="residual blocks per decoder level (default 1); more than the model fine-tuned from grows "
+                        "its decoder, the new blocks starting as the identity")
     p.add_argument("--upsample", choices=["nearest", "bilinear"], default=None,
                    help="decoder upsampling (default: bilinear for textures, nearest for sprites)")
     p.add_argument("--init-from", metavar="MODEL_DIR", default=None,

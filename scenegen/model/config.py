@@ -26,6 +26,8 @@ class ModelConfig:
     loss_margin: int = 16
     #: "nearest" or "bilinear" (texture mode wraps the image before interpolating, so it stays periodic).
     upsample: str = "nearest"
+    #: residual blocks per decoder level (0.6.0; config.json omits the default, so older models read unchanged)
+    decoder_blocks: int = 1
 
     @property
     def image_channels(self) -> int:
@@ -50,6 +52,8 @@ class ModelConfig:
         data["classes"] = list(self.classes)
         data["encoder_widths"] = list(self.encoder_widths)
         data["decoder_widths"] = list(self.decoder_widths)
+        if self.decoder_blocks == 1:
+            del data["decoder_blocks"]
         return data
 
     @classmethod
@@ -80,7 +84,7 @@ class ModelConfig:
 
 
 _BOUNDS = {"latent_channels": (1, 256), "encoder_widths": (1, 4096), "decoder_widths": (1, 4096),
-           "cond_channels": (1, 1024), "crop_size": (8, 8192), "loss_margin": (0, 4096)}
+           "cond_channels": (1, 1024), "crop_size": (8, 8192), "loss_margin": (0, 4096), "decoder_blocks": (1, 8)}
 
 
 @dataclass

@@ -130,7 +130,7 @@ def _inputs_forward(cfg: ModelConfig, ph: int, pw: int) -> tuple[list[tuple[int,
         if level:
             convs.append((widths[level - 1], hh, ww))
             ups.append((ph * 2 ** (level - 1) + 2, pw * 2 ** (level - 1) + 2))
-        convs += [(width, hh, ww)] * 2
+        convs += [(width, hh, ww)] * (2 * cfg.decoder_blocks)
     return convs + [(widths[-1], ph * cfg.scale + 2, pw * cfg.scale + 2)], ups
 
 
@@ -143,8 +143,9 @@ def _inputs_valid(cfg: ModelConfig, ph: int, pw: int) -> tuple[list[tuple[int, i
             ups += [(hh, ww), (ph * 2 ** (level - 1), pw * 2 ** (level - 1))]
             convs.append((widths[level - 1], 2 * hh, 2 * ww))
             hh, ww = 2 * hh - 2, 2 * ww - 2
-        convs += [(width, hh, ww), (width, hh - 2, ww - 2)]
-        hh, ww = hh - 4, ww - 4
+        for _ in range(cfg.decoder_blocks):
+            convs += [(width, hh, ww), (width, hh - 2, ww - 2)]
+            hh, ww = hh - 4, ww - 4
     return convs + [(widths[-1], hh, ww)], ups
 
 
@@ -581,7 +582,8 @@ def decode_sprites(model: LoadedModel, latents: np.ndarray, class_index: int, ch
             if level > 0:
                 x = F.silu(dec.up_convs[level - 1](dec.upsample(x)), inplace=True)
             x = x.add_(biases[level])
-            x = block.conv2(F.silu(block.conv1(F.silu(x)), inplace=True)).add_(x)  # ResBlock: a sum, either order
+            for res in [block, *dec.extra_blocks(level)]:
+                x = res.conv2(F.silu(res.conv1(F.silu(x)), inplace=True)).add_(x)  # ResBlock: a sum, either order
         out[start:start + count] = dec.conv_out(F.silu(x, inplace=True)).sigmoid_()[:count].permute(0, 2, 3, 1).numpy()
 
     workers = torch.get_num_threads()

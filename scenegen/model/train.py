@@ -263,7 +263,8 @@ def heldout_psnr(vae: VAE, patches: PatchSet, cfg: ModelConfig, seed: int) -> fl
     return float(10 * math.log10(1.0 / max(err, 1e-12)))
 
 
-ARCHITECTURE_KEYS = ("latent_channels", "encoder_widths", "decoder_widths", "cond_channels", "loss_margin", "upsample")
+ARCHITECTURE_KEYS = ("latent_channels", "encoder_widths", "decoder_widths", "cond_channels", "loss_margin", "upsample",
+                     "decoder_blocks")
 
 
 def _source_architecture(source: Path) -> dict[str, Any]:
@@ -280,12 +281,17 @@ def _initialise_from(vae: VAE, cfg: ModelConfig, source: Path) -> None:
 
     Classes are matched by name: a class both models know keeps its embedding, a new class starts from the
     source's 'any' condition (what it uses for photos), so a user's folder fine-tunes the default model.
+    A run with more ``decoder_blocks`` than the source grows its decoder: each new residual block starts as the
+    identity (last convolution zero), so training starts from exactly the source's output.
     """
     from .weights import load_model_dir
 
     loaded = load_model_dir(source)
-    theirs, ours = loaded.config.to_dict(), cfg.to_dict()
-    differing = [k for k in ours if k not in ("upsample", "crop_size", "classes") and theirs.get(k) != ours[k]]
+    theirs, ours = loaded.config, cfg
+    differing = [k for k in ARCHITECTURE_KEYS if k not in ("upsample", "decoder_blocks")
+                 and getattr(theirs, k) != getattr(ours, k)] + [k for k in ("mode",) if theirs.mode != ours.mode]
+    if ours.decoder_blocks < theirs.decoder_blocks:
+        differing.append("decoder_blocks")
     if differing:
         raise ScenegenError(f"{source}: cannot start from this model, its {', '.join(differing)} differ from this run's")
     state = dict(loaded.vae.state_dict())
@@ -293,7 +299,12 @@ def _initialise_from(vae: VAE, cfg: ModelConfig, source: Path) -> None:
     rows = [table[loaded.config.classes.index(c)] if c in loaded.config.classes else table[loaded.config.any_class]
             for c in cfg.classes] + [table[loaded.config.any_class]]
     state["decoder.embedding.weight"] = torch.stack(rows)
-    vae.load_state_dict(state)
+    new = {k: v for k, v in vae.state_dict().items() if k not in state}
+    with torch.no_grad():
+        for key, value in new.items():
+            if ".conv2." in key:  # the new blocks' last convolutions: x + 0 = x
+                value.zero_()
+    vae.load_state_dict({**state, **new})
 
 
 def train(
@@ -325,7 +336,8 @@ def train(
     arch = {**(SPRITE_ARCHITECTURE if mode == "sprite" else TEXTURE_ARCHITECTURE), **(architecture or {})}
     arch["upsample"] = upsample or arch.get("upsample") or ("bilinear" if mode == "texture" else "nearest")
     if init_from is not None:
-        arch = {**_source_architecture(Path(init_from)), **({"upsample": upsample} if upsample else {})}
+        grow = {k: v for k, v in (architecture or {}).items() if k == "decoder_blocks"}
+        arch = {**_source_architecture(Path(init_from)), **({"upsample": upsample} if upsample else {}), **grow}
     cfg = ModelConfig(mode=mode, classes=patches.classes, crop_size=crop_size, **arch)  # type: ignore[arg-type]
     if 2 ** len(cfg.encoder_widths) != cfg.scale:
         raise ScenegenError(f"the decoder needs one width more than the encoder ({len(cfg.encoder_widths)} encoder widths, "

@@ -94,12 +94,20 @@ class Decoder(nn.Module):
         self.cond_proj = nn.ModuleList(nn.Conv2d(cfg.cond_channels, w, 1) for w in widths)
         self.up_convs = nn.ModuleList(_conv(widths[i - 1], widths[i], pad) for i in range(1, len(widths)))
         self.blocks = nn.ModuleList(ResBlock(w, pad) for w in widths)
+        if cfg.decoder_blocks > 1:  # a module only when used: older models' weight files hold no such keys
+            self.more_blocks = nn.ModuleList(
+                nn.ModuleList(ResBlock(w, pad) for _ in range(cfg.decoder_blocks - 1)) for w in widths)
         self.conv_out = _conv(widths[-1], cfg.image_channels, pad)
         self.upsample_mode, self.periodic = cfg.upsample, cfg.mode == "texture"
 
     def upsample(self, x: torch.Tensor) -> torch.Tensor:
         """One ×2 step of the decoder's upsampling (see :func:`upsample2x`)."""
         return upsample2x(x, self.upsample_mode, self.periodic)
+
+    def extra_blocks(self, level: int) -> list[ResBlock]:
+        """The residual blocks after the first one at ``level`` (none in a one-block decoder)."""
+        more = getattr(self, "more_blocks", None)
+        return list(more[level]) if more is not None else []
 
     def condition_map(self, labels: torch.Tensor, height: int, width: int) -> torch.Tensor:
         """Per-image class labels (B,) → a constant B×C×h×w conditioning map."""
@@ -115,6 +123,8 @@ class Decoder(nn.Module):
                 cond = self.upsample(cond)
                 x = F.silu(self.up_convs[level - 1](x))
             x = block(x + self.cond_proj[level](cond))
+            for extra in self.extra_blocks(level):
+                x = extra(x)
         return torch.sigmoid(self.conv_out(F.silu(x)))
 
     # ---- inference fast path (texture models): the same numbers as forward, without padding copies
@@ -188,9 +198,10 @@ class Decoder(nn.Module):
                 x.add_(conv(self.cond_proj[level], cond)[:, :, d : d + x.shape[2], d : d + x.shape[3]])
             else:
                 x.add_(self._pattern_map(patterns[level], x, offset))
-            h = conv(block.conv2, F.silu(conv(block.conv1, F.silu(x)), inplace=True))
-            x = h.add_(x[:, :, 2:-2, 2:-2])  # forward's x + conv2(...): a sum, the same in either order
-            offset += 2
+            for res in [block, *self.extra_blocks(level)]:
+                h = conv(res.conv2, F.silu(conv(res.conv1, F.silu(x)), inplace=True))
+                x = h.add_(x[:, :, 2:-2, 2:-2])  # forward's x + conv2(...): a sum, the same in either order
+                offset += 2
         return conv(self.conv_out, F.silu(x, inplace=True)), offset + 1
 
     def _pattern_map(self, pattern: torch.Tensor, x: torch.Tensor, offset: int) -> torch.Tensor:
@@ -237,7 +248,7 @@ def receptive_halo(cfg: ModelConfig) -> int:
     """Latent cells of context the decoder needs on each side for an exact tiled decode."""
     cells = 0.0
     for level in range(len(cfg.decoder_widths)):
-        convs = 2 + (1 if level > 0 else 1)  # res block + (up conv | conv_in)
+        convs = 2 * cfg.decoder_blocks + 1  # res blocks + (up conv | conv_in)
         cells += convs / (2**level)
     cells += 1 / cfg.scale  # conv_out
     return int(cells) + 2
