@@ -31,8 +31,8 @@ Ops (params; ``model``/``sprite_model`` default to the worker's ``--model`` / th
 * ``sprites`` {class, seed, count, size, sprite_model, out_dir} → files (RGBA PNGs)
 * ``build_scene`` {scene, out_dir, cache, allow_outside} → name, glb, files, warnings (the scene builder,
   progress relayed; files a previous build of the same scene wrote into out_dir and this one did not are removed)
-* ``export_library`` {spec, out_dir, target, workers} → manifest, summary, items, failed (the exporter in a
-  child process; a progress event per finished item with ``done``/``total``/``item``)
+* ``export_library`` {spec, out_dir, target, workers, allow_outside} → manifest, summary, items, failed (the
+  exporter in a child process; a progress event per finished item with ``done``/``total``/``item``)
 
 Material sets come from the reuse service (:mod:`scenegen.reuse`, the content-addressed cache that ``scenegen
 material`` uses, under ``params.cache`` or ``$SCENEGEN_CACHE`` or ``./.cache``): the same request with the same
@@ -438,7 +438,7 @@ def op_export_library(job: Job) -> dict[str, Any]:
     target = p.str("target", "gltf")
     request = {"spec": str(spec), "out_dir": str(out_dir), "target": target,
                "workers": p.int("workers", None, low=1, high=256), "model": job.model(),
-               "sprite_model": p.str("sprite_model", None)}
+               "sprite_model": p.str("sprite_model", None), "allow_outside": p.bool("allow_outside", False)}
     job.progress(0.02, f"exporting {spec.name} for {target}")
     started = time.perf_counter()
     final = _run_export_child(job, request)
@@ -555,7 +555,8 @@ def export_child(request_json: str) -> int:
     try:
         summary = export_run.export_library(request["spec"], request["out_dir"], target=request["target"],
                                             workers=request["workers"], model=request["model"],
-                                            sprite_model=request["sprite_model"], progress=True)
+                                            sprite_model=request["sprite_model"], progress=True,
+                                            allow_outside=bool(request.get("allow_outside")))
     except ScenegenError as exc:
         emit({"error": str(exc)})
         return 2

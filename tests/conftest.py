@@ -27,6 +27,16 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
     )
 
 
+def model_inside(model: Path, folder: Path, name: str = "model") -> str:
+    """A copy of the model directory ``model`` at ``folder/name`` (its checkpoints and samples left out), for a
+    library file in ``folder`` to name: a library's ``model``/``sprite_model`` must lie inside its folder (a
+    symlink out is refused like any path out). Returns ``name``, the path to write."""
+    import shutil
+
+    shutil.copytree(model, folder / name, ignore=shutil.ignore_patterns("checkpoints", "samples"), dirs_exist_ok=True)
+    return name
+
+
 @pytest.fixture(scope="session")
 def photo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_photo_folder(tmp_path_factory.mktemp("photos"))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import model_inside, run_cli
 from scenegen.cli import build_parser
 from test_scene_support import small_scene, tiny_sprite_model_dir, write_scene
 
@@ -100,7 +100,8 @@ def test_build_json_quiet(tiny_model: Path, tmp_path: Path, tmp_path_factory: py
 
 def test_export_json_and_verify_json(tiny_model: Path, tmp_path: Path) -> None:
     library = tmp_path / "library.json"
-    library.write_text(json.dumps({"model": str(tiny_model), "materials": [{"class": "grass", "sizes": [64]}]}))
+    library.write_text(json.dumps({"model": model_inside(tiny_model, tmp_path),
+                                   "materials": [{"class": "grass", "sizes": [64]}]}))
     out = tmp_path / "out"
     done = run_cli("export", str(library), "--out", str(out), "--workers", "1", "--target", "unity", "--json")
     assert done.returncode == 0, done.stderr

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO
+from conftest import REPO, model_inside
 from gltf_validation import describe, validate_gltf, validator_available
 from scenegen.export.run import export_library
 from scenegen.scene.gltf import LUMENS_PER_WATT, scene_to_glb
@@ -39,7 +39,8 @@ def exports(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> dict[
     root = tmp_path_factory.mktemp("engines")
     library = root / "library.json"
     library.write_text(json.dumps({
-        "model": str(tiny_model), "sprite_model": str(tiny_sprite_model_dir(tmp_path_factory)),
+        "model": model_inside(tiny_model, root),
+        "sprite_model": model_inside(tiny_sprite_model_dir(tmp_path_factory), root, "sprite_model"),
         "materials": [{"class": "brick", "seeds": [4], "sizes": [64], "tile_size_m": 2.0}],
         "sprites": [{"name": "shrubs", "class": "bush", "seed": 1, "count": 2, "size": 64, "billboard": "quad",
                      "alpha_cutoff": 0.5}]}))

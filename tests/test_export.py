@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, run_cli
+from conftest import REPO, model_inside, run_cli
 from scenegen.errors import ScenegenError
 from scenegen.export import library as L
 from scenegen.export import manifest as M
@@ -54,7 +54,7 @@ def validate_glbs(paths: list[Path]) -> dict[str, dict]:
 def write_library(folder: Path, model: Path, materials: list[dict], sprites: list[dict] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "library.json"
-    path.write_text(json.dumps({"name": "test", "model": str(model), "materials": materials,
+    path.write_text(json.dumps({"name": "test", "model": model_inside(model, folder), "materials": materials,
                                 "sprites": sprites or []}, indent=1))
     return path
 
@@ -93,7 +93,7 @@ def library(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, sprite_m
     ], [{"name": "pines", "class": "conifer", "seed": 3, "count": 3, "size": 64, "height_m": 8.0,
          "billboard": "cross", "alpha_cutoff": 0.4}])
     data = json.loads(path.read_text())
-    data["sprite_model"] = str(sprite_model)
+    data["sprite_model"] = model_inside(sprite_model, folder, "sprite_model")
     path.write_text(json.dumps(data, indent=1))
     return path
 
@@ -243,7 +243,7 @@ def test_target_specific_files(tmp_path: Path, tiny_model: Path, sprite_model: P
                                                         "metallic": 0.5, "tile_size_m": 3.0}],
                         [{"name": "bushes", "class": "bush", "seed": 1, "count": 2, "size": 64}])
     data = json.loads(lib.read_text())
-    lib.write_text(json.dumps({**data, "sprite_model": str(sprite_model)}))
+    lib.write_text(json.dumps({**data, "sprite_model": model_inside(sprite_model, lib.parent, "sprite_model")}))
     outs = {}
     for target in ("gltf", "godot", "unity", "unreal", "blender"):
         outs[target] = tmp_path / target

@@ -428,8 +428,8 @@ def test_unwritable_out_is_one_line(command: str, failure: str, models: tuple[Pa
 
 
 def test_library_model_errors_name_the_library_file_and_field(tmp_path: Path) -> None:
-    """A library's ``model`` that is missing, a file or a FIFO is refused in one line naming the library file and
-    the field (a model directory may lie outside the library's folder: users keep trained models elsewhere)."""
+    """A library's ``model`` that is missing, a file or a FIFO is refused in one line naming the library file, the
+    position and the field."""
     from conftest import run_cli
 
     lib = tmp_path / "lib" / "library.json"
@@ -440,6 +440,62 @@ def test_library_model_errors_name_the_library_file_and_field(tmp_path: Path) ->
         lib.write_text(json.dumps({"version": 1, "name": "t", "model": written,
                                    "materials": [{"class": "gravel", "seeds": [0], "sizes": [64], "tile_size_m": 1.0}]}))
         refused = run_cli("export", str(lib), "--out", str(tmp_path / "out"), "--workers", "1", "--quiet")
-        line = refused.stderr.strip()
-        assert refused.returncode == 2 and "Traceback" not in line and "\n" not in line, line
-        assert "library.json: model:" in line and reason in line.lower(), line
+        line = one_located_line(refused.returncode, refused.stdout, refused.stderr, lib_at("model"))
+        assert reason in line.lower(), line
+
+
+# ------------------------------------------------------------------------------- library models stay inside
+def _model_library(folder: Folder, **models: str) -> str:
+    return folder.library({**models, "materials": [{"class": "brick", "seeds": [0], "sizes": [64]}],
+                           "sprites": [{"name": "rocks", "class": "rock", "count": 1, "size": 64}]})
+
+
+def _export_with_library_models(folder: Folder, lib: str, *args: str) -> list[str]:
+    """``scenegen export`` with no --model / --sprite-model: the library's own model fields are used."""
+    return ["export", lib, "--out", str(folder.root / "out"), "--workers", "1", "--quiet", *args]
+
+
+LIBRARY_MODEL_CASES: list[tuple[str, Callable[[Folder], dict], str]] = [
+    ("model-absolute-outside", lambda f: {"model": str(f.model)}, "model"),
+    ("model-dotdot-outside", lambda f: {"model": os.path.relpath(f.model, f.scene_dir)}, "model"),
+    ("model-symlink-out", lambda f: (os.symlink(f.model, f.scene_dir / "linked_model"), {"model": "linked_model"})[1],
+     "model"),
+    ("sprite-model-absolute-outside", lambda f: {"sprite_model": str(f.sprite_model)}, "sprite_model"),
+    ("sprite-model-symlink-out", lambda f: (os.symlink(f.sprite_model, f.scene_dir / "sm"), {"sprite_model": "sm"})[1],
+     "sprite_model"),
+]
+
+
+@pytest.mark.parametrize("case", LIBRARY_MODEL_CASES, ids=[c[0] for c in LIBRARY_MODEL_CASES])
+def test_library_model_outside_its_folder_is_refused(case, models: tuple[Path, Path], tmp_path: Path) -> None:
+    """A library's model / sprite_model leaving the library's folder (absolute, ``..``, a symlink out) is one
+    located line naming the file and the field, with the way out (``--allow-outside``); nothing is exported."""
+    _, fields, field = case
+    folder = Folder(tmp_path, *models)
+    lib = _model_library(folder, **fields(folder))
+    code, out, err = cli(*_export_with_library_models(folder, lib))
+    line = one_located_line(code, out, err, lib_at(field) + r".*outside the library's folder.*--allow-outside")
+    assert LIB in line
+    assert not (tmp_path / "out").exists(), "export started for a refused library"
+
+
+def test_library_models_inside_or_allowed_outside_are_used(models: tuple[Path, Path], tmp_path: Path) -> None:
+    """Copies inside the library's folder need no flag; the same models outside (absolute paths, a symlink out)
+    are used with ``--allow-outside``; either way the manifest records those models' hashes."""
+    from conftest import model_inside
+    from scenegen.model.directory import inspect
+
+    model, sprite_model = models
+    folder = Folder(tmp_path, *models)
+    hashes = {"texture": inspect(model, "texture").model_hash, "sprites": inspect(sprite_model, "sprite").model_hash}
+    inside = _model_library(folder, model=model_inside(model, folder.scene_dir),
+                            sprite_model=model_inside(sprite_model, folder.scene_dir, "sprite_model"))
+    code, _, err = cli(*_export_with_library_models(folder, inside))
+    assert code == 0, err
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["models"] == hashes
+    shutil.rmtree(tmp_path / "out")
+    os.symlink(sprite_model, folder.scene_dir / "sm")
+    outside = _model_library(folder, model=str(model), sprite_model="sm")
+    code, _, err = cli(*_export_with_library_models(folder, outside, "--allow-outside"))
+    assert code == 0, err
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["models"] == hashes

@@ -290,6 +290,23 @@ def test_export_library_runs_the_exporter(raw, tiny_model, tmp_path):
     assert event["code"] == "user" and "unicorn" in event["message"] and "Traceback" not in event["message"], event
 
 
+def test_export_library_models_stay_inside_the_library_folder_unless_allowed(raw, sprite_model, tmp_path):
+    """A library's sprite_model outside its folder is refused (naming the file and field) unless the request
+    says allow_outside, as build_scene's does."""
+    library = tmp_path / "lib" / "library.json"
+    library.parent.mkdir()
+    library.write_text(json.dumps({"version": 1, "name": "t", "sprite_model": str(sprite_model),
+                                   "sprites": [{"name": "r", "class": "rock", "count": 1, "size": 64}]}))
+    params = {"spec": str(library), "out_dir": str(tmp_path / "out"), "workers": 1}
+    raw.send({"id": "in", "op": "export_library", "params": params})
+    event = raw.until_done("in")[-1]
+    assert event["code"] == "user" and "library.json:1:" in event["message"], event
+    assert "sprite_model: " in event["message"] and "--allow-outside" in event["message"], event
+    raw.send({"id": "out", "op": "export_library", "params": dict(params, allow_outside=True)})
+    event = raw.until_done("out")[-1]
+    assert event["event"] == "result" and event["result"]["built"] == 1, event
+
+
 # ------------------------------------------------------------------------------------------------- the client
 def test_client_round_trip_progress_and_restart_after_a_crash(tiny_model, tmp_path):
     client = wc.WorkerClient(sys.executable, cwd=str(tmp_path))

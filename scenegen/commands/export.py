@@ -83,7 +83,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sprite-model", default=None, help="sprite model directory (default: library's, else shipped)")
     p.add_argument("--verify", metavar="DIR", default=None, help="check DIR's files against its manifest and exit")
     p.add_argument("--allow-outside", action="store_true",
-                   help="allow photos named by the library to lie outside the library file's folder")
+                   help="allow the photos and the model / sprite_model directories that the library names to lie "
+                        "outside the library file's folder (--model / --sprite-model may lie anywhere)")
     p.add_argument("--compress", action="store_true",
                    help="every .glb with KTX2 textures (UASTC normals/ORM, ETC1S colour) and meshopt geometry, via "
                         "glTF-Transform (needs Node.js and `npm install`; the PNG sets are unchanged)")

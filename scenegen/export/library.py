@@ -4,7 +4,7 @@ A library lists **material entries** (one or more classes, or a photo, × seeds 
 size and map options) and **sprite sets** (a class, a seed, a count, a size and a billboard kind). Every
 entry expands into work items with unique names; an item's ``params`` hold everything that decides its
 bytes apart from the model weights and the export target. Paths inside the file (photos, models) are
-relative to the library file's folder.
+relative to the library file's folder and must lie inside it (symlinks followed) unless ``allow_outside``.
 
 The file is read as strictly as a scene file (:mod:`scenegen.scene.locate`): duplicate keys, NaN, deep
 nesting and numbers written as strings (``"512"``, ``512.0`` for an integer, ``true`` for a count) are
@@ -162,9 +162,10 @@ class Library(BaseModel):
     name: str = Field("library", pattern=NAME_PATTERN, max_length=MAX_NAME)
     description: str = Field("", max_length=100_000, description="free text (not used by the export)")
     model: Optional[str] = Field(None, min_length=1, max_length=1024,
-                                 description="texture model directory (relative to library.json); default: the shipped model")
+                                 description="texture model directory (relative to library.json, inside its folder "
+                                             "unless --allow-outside); default: the shipped model")
     sprite_model: Optional[str] = Field(None, min_length=1, max_length=1024,
-                                        description="sprite model directory; default: the shipped sprite model")
+                                        description="sprite model directory (as model); default: the shipped sprite model")
     materials: list[MaterialEntry] = Field(default_factory=list, max_length=10_000)
     sprites: list[SpriteSetEntry] = Field(default_factory=list, max_length=10_000)
     _locator: Any = PrivateAttr(None)  # set by load_library: positions of the file's values, for messages

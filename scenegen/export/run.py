@@ -89,10 +89,11 @@ def inspect_model(path: str | os.PathLike[str], mode: str) -> ModelRef:
 
 
 def _resolve_models(items: list[WorkItem], library, base: Path, model: Optional[str], sprite_model: Optional[str],
-                    source: str) -> dict[str, Optional[ModelRef]]:
-    """The models the items need: ``--model``/``--sprite-model`` as given, else the library's ``model`` and
-    ``sprite_model`` (relative to the library's folder; a model directory may lie anywhere, as users keep their
-    trained models apart from their libraries; errors name the library file and field), else the shipped ones."""
+                    source: str, allow_outside: bool = False) -> dict[str, Optional[ModelRef]]:
+    """The models the items need: ``--model``/``--sprite-model`` as given (anywhere: they are not from a user
+    file), else the library's ``model`` and ``sprite_model`` (relative to the library's folder and inside it,
+    symlinks followed, unless ``allow_outside``, like photos; errors name the library file, position and
+    field), else the shipped ones."""
     from ..api import default_model_dir
     from ..sprite_gen import default_sprite_model_dir
 
@@ -100,10 +101,10 @@ def _resolve_models(items: list[WorkItem], library, base: Path, model: Optional[
         if given or not written:
             return inspect_model(Path(given) if given else default, mode)
         try:
-            path = resolve_input(base, written, "dir", allow_outside=True, folder_name="library folder")
+            path = resolve_input(base, written, "dir", allow_outside=allow_outside, folder_name="library's folder")
             return inspect_model(path, mode)
         except ScenegenError as exc:
-            raise ScenegenError(f"{source}: {field}: {exc}") from None
+            raise ScenegenError(f"{library.where(field, source)}: {exc}") from None
 
     refs: dict[str, Optional[ModelRef]] = {"texture": None, "sprites": None}
     kinds = {item.kind for item in items}
@@ -157,8 +158,9 @@ def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathL
 
     ``workers``: local processes (default: the cores); ``ray``: ``"auto"``, ``"local"`` or a cluster address.
     Failed items are reported in the summary (and left out of the manifest); the others are kept.
-    ``allow_outside`` lets photos lie outside the library file's folder; ``compress`` writes every ``.glb`` with
-    KTX2 textures and meshopt geometry (:mod:`scenegen.scene.gltf_compress`; needs Node.js and the npm packages).
+    ``allow_outside`` lets photos and the library's ``model``/``sprite_model`` lie outside the library file's
+    folder; ``compress`` writes every ``.glb`` with KTX2 textures and meshopt geometry
+    (:mod:`scenegen.scene.gltf_compress`; needs Node.js and the npm packages).
     """
     started = time.perf_counter()
     library_file = Path(library_path)
@@ -173,7 +175,7 @@ def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathL
     items = expand_library(library, library_file.parent, source, allow_outside=allow_outside)
     if not items:
         raise ScenegenError(f"{source}: the library lists no materials and no sprites")
-    refs = _resolve_models(items, library, library_file.parent, model, sprite_model, source)
+    refs = _resolve_models(items, library, library_file.parent, model, sprite_model, source, allow_outside)
     hashes = {"material": refs["texture"].model_hash if refs["texture"] else None,
               "sprites": refs["sprites"].model_hash if refs["sprites"] else None}
     identities = {"material": refs["texture"].identity if refs["texture"] else None,  # what item keys hold
