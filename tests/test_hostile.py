@@ -151,6 +151,13 @@ SCENE_CASES: list[tuple[str, Callable[[Folder], list[str]], str]] = [
     ("photo-outside", lambda f: f.validate(f.scene(material_image("../outside.png"))), at(r"materials\.wall\.image") + ".*outside"),
     ("photo-symlink-out", lambda f: f.validate(f.scene(material_image("link_out.png"))), at(r"materials\.wall\.image") + ".*outside"),
     ("mesh-etc-passwd", lambda f: f.validate(f.scene(mesh_object("/etc/passwd.obj"))), at(r"objects\[1\]\.file") + ".*outside"),
+    ("texture-model-outside", lambda f: ["validate", f.scene(set_(("texture_model",), str(f.model)))],
+     at("texture_model") + ".*outside the scene's folder.*--allow-outside"),
+    ("sprite-model-symlink-out", lambda f: (os.symlink(f.sprite_model, f.scene_dir / "sm"),
+                                            ["validate", f.scene(set_(("sprite_model",), "sm"))])[1],
+     at("sprite_model") + ".*outside the scene's folder"),
+    ("texture-model-missing", lambda f: ["validate", f.scene(set_(("texture_model",), "nope"))],
+     at("texture_model") + ".*not found"),
     # images checked header-first
     ("photo-decompression-bomb", lambda f: f.validate(f.scene(material_image("bomb.png"))),
      at(r"materials\.wall\.image") + ".*30000×30000.*limit"),
@@ -170,6 +177,9 @@ SCENE_CASES: list[tuple[str, Callable[[Folder], list[str]], str]] = [
     ("camera-at-target", lambda f: f.validate(f.scene(set_(("camera",), {"position": [0, 1, 0], "target": [0, 1, 1e-9]}))),
      at("camera") + ".*must differ"),
     ("terrain-1e-300", lambda f: f.validate(f.scene(set_(("objects", 0, "size_m"), [1e-300, 40]))),
+     at(r"objects\[0\]\.size_m\[0\]") + ".*at least"),
+    ("terrain-1e-4-by-1e5", lambda f: f.validate(f.scene(lambda s: s["objects"][0].update(size_m=[1e-4, 1e5],
+                                                                                          resolution=2048))),
      at(r"objects\[0\]\.size_m\[0\]") + ".*at least"),
     ("terrain-elongated", lambda f: f.validate(f.scene(lambda s: s["objects"][0].update(size_m=[1e-3, 1e5], resolution=2048))),
      at(r"objects\[0\]") + ".*cells"),
@@ -237,6 +247,12 @@ LIBRARY_CASES: list[tuple[str, Callable[[Folder], list[str]], str]] = [
      lib_at(r"materials\[0\]\.photo") + ".*outside"),
     ("lib-photo-symlink-out", lambda f: f.export(f.library({"materials": [{"photo": "link_out.png"}]})),
      lib_at(r"materials\[0\]\.photo") + ".*outside"),
+    ("lib-photo-nul-byte", lambda f: f.export(f.library({"materials": [{"photo": "photo\x00.png"}]})),
+     lib_at(r"materials\[0\]\.photo") + ".*NUL"),
+    ("lib-photo-dev-urandom", lambda f: f.export(f.library({"materials": [{"photo": "/dev/urandom"}]}), "--allow-outside"),
+     lib_at(r"materials\[0\]\.photo") + ".*character device"),
+    ("lib-tile-size-0.1mm", lambda f: f.export(f.library({"materials": [{"class": "brick", "tile_size_m": 1e-4}]})),
+     lib_at(r"materials\[0\]\.tile_size_m") + ".*greater than or equal"),
     ("lib-photo-fifo", lambda f: f.export(f.library({"materials": [{"photo": "fifo.png"}]})),
      lib_at(r"materials\[0\]\.photo") + ".*FIFO"),
     ("lib-photo-dev-zero", lambda f: f.export(f.library({"materials": [{"photo": "/dev/zero"}]}), "--allow-outside"),
@@ -292,6 +308,10 @@ def _args_cases() -> list[tuple[str, Callable[[Folder], list[str]], str]]:
         ("train-lr-nan", train("--lr", "nan"), r"--lr must be"),
         ("train-lr-negative", train("--lr", "-1"), r"--lr must be"),
         ("train-lr-inf", train("--lr", "inf"), r"--lr must be"),
+        ("train-data-only-a-bomb", lambda f: (f.scene_dir.joinpath("data", "brick").mkdir(parents=True),
+                                              (f.scene_dir / "data" / "brick" / "b.png").write_bytes(png_header_bomb()),
+                                              ["train", "--data", str(f.scene_dir / "data"), "--out", str(f.root / "t")])[2],
+         r"brick: class 'brick' has no usable image"),
         ("train-data-missing", lambda f: ["train", "--data", str(f.root / "nope"), "--out", str(f.root / "t")],
          r"nope: --data is not a folder"),
     ]
@@ -381,13 +401,17 @@ def test_model_config_bounds(section: dict, message: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------- read-only, full disk
-def _write_cases(folder: Path, model: Path, sprite_model: Path) -> dict[str, list[str]]:
+def _write_cases(folder: Path, model: Path, sprite_model: Path, photos: Path) -> dict[str, list[str]]:
     scene = write_scene(folder / "spec", {"name": "w", "materials": {"m": {"class": "brick", "size": 64}},
                                           "objects": [{"type": "plane", "material": "m", "size_m": [4, 4]}],
                                           "render": {"width": 32, "height": 32}})
     lib = folder / "spec" / LIB
     lib.write_text(json.dumps({"materials": [{"class": "brick", "sizes": [64]}]}))
     return {
+        "material": ["material", "brick", "--size", "64", "--model", str(model), "--no-cache", "--quiet"],
+        "gallery": ["gallery", "--seeds", "1", "--size", "32", "--model", str(model)],
+        "train": ["train", "--data", str(photos), "--init-from", str(model), "--steps", "2", "--batch", "4", "--crop",
+                  "64", "--checkpoint-every", "1", "--sample-every", "1", "--quiet"],
         "sprite": ["sprite", "rock", "--count", "1", "--size", "64", "--model", str(sprite_model), "--quiet"],
         "build": ["build", str(scene), "--model", str(model), "--no-cache"],
         "export": ["export", str(lib), "--model", str(model), "--workers", "1", "--quiet"],
@@ -404,10 +428,12 @@ def _drop_root_override() -> list[str]:
     return [tool, "--bounding-set=-dac_override,-dac_read_search"]
 
 
-@pytest.mark.parametrize("command", ["sprite", "build", "export"])
+@pytest.mark.parametrize("command", ["material", "sprite", "build", "export", "gallery", "train"])
 @pytest.mark.parametrize("failure", ["read-only", "full-disk"])
-def test_unwritable_out_is_one_line(command: str, failure: str, models: tuple[Path, Path], tmp_path: Path) -> None:
-    argv = _write_cases(tmp_path, *models)[command]
+def test_unwritable_out_is_one_line(command: str, failure: str, models: tuple[Path, Path], photo_folder: Path,
+                                    tmp_path: Path) -> None:
+    """Every command that writes reports a read-only or full ``--out`` in one line naming it, exit code 2."""
+    argv = _write_cases(tmp_path, *models, photo_folder)[command]
     env = dict(os.environ, SCENEGEN_CACHE=str(tmp_path / "cache"), PYOPENGL_PLATFORM="egl", OMP_NUM_THREADS="1")
     if failure == "read-only":
         locked = tmp_path / "locked"
