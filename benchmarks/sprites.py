@@ -8,7 +8,8 @@
   with the real-vs-real and blurred-vs-real reference rows beside gram_dist.
 * Realism and structure, at 256²: R = 48 held-out corpus sprites ``generate_sprite(cls, HELD_OUT_SEED + i, 256)``,
   G = ``generate_sprites(cls, seed=0, count=48, size=256)``, floor set R' = the next 48 held-out seeds:
-  sprite_c2st (G vs R, floor R' vs R); medians of the silhouette figures (components, holes, edge_complexity)
+  sprite_c2st (G vs R, floor R' vs R); sprite_c2st_recon (R against the reconstructions of R', each encoded
+  whole and decoded and cleaned as a draw is: the autoencoder's ceiling, which no prior can beat); medians of the silhouette figures (components, holes, edge_complexity)
   of G beside those of R; hue_w1 (G vs R, floor R' vs R).
 Sheets: ``benchmarks/out/sprites_<class>.png``: row 1 held-out corpus over white, row 2 generated over white,
 rows 3–4 the same over black. Prints a table and one JSON line. Usage:
@@ -67,6 +68,18 @@ def silhouette_medians(sprites: list[np.ndarray]) -> dict[str, float]:
     return {k: float(np.median([f[k] for f in figures])) for k in ("components", "holes", "edge_complexity")}
 
 
+def reconstruct(model, cls: str, sprites: list[np.ndarray], size: int) -> list[np.ndarray]:
+    """Each sprite encoded whole at the model's native size, decoded and cleaned as generate_sprites does."""
+    from scenegen.model.sample import decode_sprites
+    from scenegen.model.sprite_prior import encode_class_latents
+    from scenegen.sprite_gen import _class_prior, finish_sprite
+
+    native = _class_prior(model, model.classes.index(cls)).grid[1] * model.config.scale  # the size the prior encoded
+    latents = encode_class_latents(model.vae, sprites, native)
+    decoded = decode_sprites(model, latents, model.classes.index(cls))
+    return [finish_sprite(sprite, size) for sprite in decoded]
+
+
 def structure_figures(model, cls: str, size: int, n: int) -> tuple[dict[str, float], dict[str, list[np.ndarray]]]:
     """sprite_c2st, silhouette medians and hue_w1, each with its reference; also the sprites for the sheet."""
     real = [generate_sprite(cls, HELD_OUT_SEED + i, size) for i in range(n)]
@@ -75,6 +88,7 @@ def structure_figures(model, cls: str, size: int, n: int) -> tuple[dict[str, flo
     sil_g, sil_r = silhouette_medians(gen), silhouette_medians(real)
     figures = {
         "sprite_c2st": metrics.sprite_c2st(real, gen),
+        "sprite_c2st_recon": metrics.sprite_c2st(real, reconstruct(model, cls, real_b, size)),
         "sprite_c2st_floor": metrics.sprite_c2st(real, real_b),
     }
     for k in ("components", "holes", "edge_complexity"):
