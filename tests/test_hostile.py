@@ -525,3 +525,81 @@ def test_library_models_inside_or_allowed_outside_are_used(models: tuple[Path, P
     code, _, err = cli(*_export_with_library_models(folder, outside, "--allow-outside"))
     assert code == 0, err
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["models"] == hashes
+
+
+# ------------------------------------------------------------------------ a tampered model, every command, cold
+TAMPER_COMMANDS = ("material", "sprite", "build", "build-scene-model", "validate", "export", "export-library-model",
+                   "gallery", "info", "train", "worker")
+
+
+def _flip_in_place(path: Path) -> None:
+    """One bit of ``path`` flipped in place: same inode, size and mtime (only the ctime tells)."""
+    before = path.stat()
+    with open(path, "r+b") as handle:
+        handle.seek(before.st_size // 2)
+        byte = handle.read(1)
+        handle.seek(before.st_size // 2)
+        handle.write(bytes([byte[0] ^ 0x01]))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+@pytest.mark.parametrize("command", TAMPER_COMMANDS)
+def test_tampered_model_is_refused_by_every_command_without_a_cache(
+        command: str, models: tuple[Path, Path], photo_folder: Path, tmp_path: Path, monkeypatch) -> None:
+    """A model whose verified hashes are on record (by stat), then changed in place keeping size and mtime, is
+    refused by every command that takes a model, with nothing cached (test_modeldir.py: the same with the cache
+    warm): one line naming the damaged file, exit code 2, nothing written."""
+    from conftest import model_inside
+    from scenegen.model.directory import inspect
+
+    monkeypatch.setenv("SCENEGEN_HASH_RECORDS", str(tmp_path / "hash-records"))
+    monkeypatch.setenv("SCENEGEN_CACHE", str(tmp_path / "cache"))
+    spec, out = tmp_path / "spec", tmp_path / "out"
+    spec.mkdir()
+    texture, sprite = spec / model_inside(models[0], spec, "texture"), spec / model_inside(models[1], spec, "sprite")
+    assert inspect(texture, "texture").verified and inspect(sprite, "sprite").verified  # hashes now on record
+    victim = (sprite if command == "sprite" else texture) / "model.safetensors"
+    _flip_in_place(victim)
+    scene = write_scene(spec, {"name": "t", **({"texture_model": "texture"} if command == "build-scene-model" else {}),
+                               "materials": {"m": {"class": "brick", "size": 64}},
+                               "objects": [{"type": "plane", "material": "m", "size_m": [4, 4]}],
+                               "render": {"width": 32, "height": 32}})
+    lib = spec / LIB
+    lib.write_text(json.dumps({**({"model": "texture"} if command == "export-library-model" else {}),
+                               "materials": [{"class": "brick", "sizes": [64]}]}))
+    model = ["--model", str(texture)]
+    located = re.escape(str(victim)) + ": SHA-256 mismatch"
+    if command == "worker":
+        from test_worker import RawWorker
+
+        worker = RawWorker()
+        try:
+            worker.send({"id": "m", "op": "material", "params": {"class": "brick", "size": 64, "model": str(texture),
+                                                                 "out_dir": str(out)}})
+            event = worker.until_done("m")[-1]
+        finally:
+            worker.close()
+        assert event["event"] == "error" and event["code"] == "user", event
+        assert re.search(located, event["message"]) and "\n" not in event["message"], event
+    else:
+        argv = {
+            "material": ["material", "brick", "--size", "64", *model, "--out", str(out), "--quiet"],
+            "sprite": ["sprite", "rock", "--count", "1", "--size", "64", "--model", str(sprite), "--out", str(out)],
+            "build": ["build", str(scene), *model, "--out", str(out)],
+            "build-scene-model": ["build", str(scene), "--out", str(out)],
+            "validate": ["validate", str(scene), *model],
+            "export": ["export", str(lib), *model, "--out", str(out), "--workers", "1", "--quiet"],
+            "export-library-model": ["export", str(lib), "--out", str(out), "--workers", "1", "--quiet"],
+            "gallery": ["gallery", "--seeds", "1", "--size", "32", *model, "--out", str(out)],
+            "info": ["info", str(texture)],
+            "train": ["train", "--data", str(photo_folder), "--init-from", str(texture), "--steps", "1", "--batch",
+                      "4", "--crop", "64", "--out", str(out), "--quiet"],
+        }[command]
+        if command == "build-scene-model":
+            located = at("texture_model") + ".*" + located
+        elif command == "export-library-model":
+            located = lib_at("model") + ".*" + located
+        code, stdout, err = cli(*argv)
+        one_located_line(code, stdout, err, located)
+    assert not out.exists() or not any(p.is_file() for p in out.rglob("*")), "files written for a tampered model"
+    assert not any((tmp_path / "cache").rglob("*.png")), "a tampered model's output was cached"

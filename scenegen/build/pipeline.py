@@ -67,10 +67,17 @@ def model_refs(scene: LoadedScene, options: BuildOptions) -> tuple[ModelRef | No
     """The texture and sprite models this scene needs (None when it needs none), classes checked."""
     materials, sprites = used_names(scene)
     texture = sprite = None
+
+    def ref(given: Path | None, field: str, default: Callable[[], Path], mode: str) -> ModelRef:
+        if given or not getattr(scene.spec, field):
+            return model_ref(Path(given or default()), mode)
+        try:  # a model the scene names: its errors name the scene file and field
+            return model_ref(Path(scene.file(field)), mode)
+        except ScenegenError as exc:
+            raise scene.error((field,), str(exc)) from None
+
     if materials:
-        path = options.texture_model or (scene.file("texture_model") if scene.spec.texture_model else None) \
-            or default_texture_model_dir()
-        texture = model_ref(Path(path), "texture")
+        texture = ref(options.texture_model, "texture_model", default_texture_model_dir, "texture")
         for name in materials:
             spec = scene.spec.materials[name]
             for key, cls in (("class", spec.class_), ("a", spec.blend.a if spec.blend else None),
@@ -80,9 +87,7 @@ def model_refs(scene: LoadedScene, options: BuildOptions) -> tuple[ModelRef | No
                     raise scene.error(where, f"unknown texture class '{cls}'; the model at {texture.path} knows: "
                                              f"{', '.join(texture.classes)}")
     if sprites:
-        path = options.sprite_model or (scene.file("sprite_model") if scene.spec.sprite_model else None) \
-            or default_sprite_model_dir()
-        sprite = model_ref(Path(path), "sprite")
+        sprite = ref(options.sprite_model, "sprite_model", default_sprite_model_dir, "sprite")
         for name in sprites:
             cls = scene.spec.sprites[name].class_
             if cls not in sprite.classes:
