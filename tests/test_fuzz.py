@@ -58,6 +58,7 @@ class Sandbox:
         os.symlink("loop1.png", self.spec / "loop2.png")
         os.symlink(self.outside / "secret.png", self.spec / "out_link.png")
         os.symlink(self.outside / "secret.obj", self.spec / "out_link.obj")
+        os.symlink(self.outside, self.spec / "out_dir_link")
         os.symlink("/dev/zero", self.spec / "zero.png")
         os.mkfifo(self.spec / "pipe.png")
         os.mkfifo(self.spec / "pipe.obj")
@@ -308,11 +309,17 @@ LIB_NUMBERS = {
 
 
 @st.composite
-def hostile_library(draw, box: Sandbox) -> tuple[bytes, str]:
+def hostile_library(draw, box: Sandbox) -> tuple[bytes, str, str | None]:
+    """(file bytes, regex of the location, the library model field given instead of its flag, or None)."""
     lib = base_library()
-    kind = draw(st.sampled_from(["number", "photo", "name", "template", "unknown", "deep", "dup", "bytes",
+    kind = draw(st.sampled_from(["number", "photo", "model", "name", "template", "unknown", "deep", "dup", "bytes",
                                  "structure", "dupname"]))
     located = r"library\.json:\d+:\d+: "
+    if kind == "model":  # a model directory named by the library: outside, a symlink out, a file, a loop, none
+        field = draw(st.sampled_from(["model", "sprite_model"]))
+        lib[field] = draw(st.sampled_from(box.hostile_paths(".png") + [
+            "../outside", str(box.outside), "out_dir_link", "out_dir_link/..", "dir.png", "photo.png", "."]))
+        return json.dumps(lib, indent=1).encode(), located + field + "(:| )", field
     if kind == "number":
         path = draw(st.sampled_from(sorted(LIB_NUMBERS, key=str)))
         _set(lib, path, draw(st.sampled_from(LIB_NUMBERS[path])))
@@ -331,22 +338,22 @@ def hostile_library(draw, box: Sandbox) -> tuple[bytes, str]:
     elif kind == "deep":
         depth = draw(st.sampled_from([65, 1000, 100_000]))
         text = json.dumps(lib)[:-1] + ', "d": ' + "[" * depth + "}"
-        return text.encode(), r"library\.json:\d+:\d+: invalid JSON: nested"
+        return text.encode(), r"library\.json:\d+:\d+: invalid JSON: nested", None
     elif kind == "dup":
         text = json.dumps(lib, indent=1).replace('"name": "lib"', '"name": "lib", "name": "x"', 1)
-        return text.encode(), r"library\.json:\d+:\d+: duplicate key"
+        return text.encode(), r"library\.json:\d+:\d+: duplicate key", None
     elif kind == "bytes":
         data = json.dumps(lib, indent=1).encode()
         at = draw(st.integers(0, len(data) - 1))
         junk = draw(st.sampled_from(JUNK))
-        return data[:at] + junk + data[at + 1:], r"library\.json(:\d+:\d+)?: "
+        return data[:at] + junk + data[at + 1:], r"library\.json(:\d+:\d+)?: ", None
     elif kind == "structure":
         path = draw(st.sampled_from([("materials",), ("sprites",), ("materials", 0), ("sprites", 0, "class"),
                                      ("materials", 0, "class"), ("materials", 1, "seeds")]))
         _set(lib, path, draw(st.sampled_from([7, True, None, [[]], {"a": 1}, [] if path[-1] == "class" else "x"])))
     else:
         lib["materials"].append({"class": "brick", "seeds": [1], "sizes": [64]})
-    return json.dumps(lib, indent=1).encode(), located
+    return json.dumps(lib, indent=1).encode(), located, None
 
 
 def test_base_library_is_valid(env: dict) -> None:
@@ -362,13 +369,14 @@ def test_base_library_is_valid(env: dict) -> None:
 @given(data=st.data())
 def test_fuzz_library_files(env: dict, data) -> None:
     box: Sandbox = env["box"]
-    blob, located = data.draw(hostile_library(box))
+    blob, located, model_field = data.draw(hostile_library(box))
     path = box.spec / "library.json"
     path.write_bytes(blob)
     out = box.root / "export-out"
     shutil.rmtree(out, ignore_errors=True)
-    argv = ["export", str(path), "--out", str(out), "--model", str(env["model"]), "--sprite-model",
-            str(env["sprite_model"]), "--workers", "1", "--quiet"]
+    models = {"model": ["--model", str(env["model"])], "sprite_model": ["--sprite-model", str(env["sprite_model"])]}
+    models.pop(model_field, None)  # the library's own field is used (a flag would win over it)
+    argv = ["export", str(path), "--out", str(out), *sum(models.values(), []), "--workers", "1", "--quiet"]
     code, stdout, err = run_case(env, argv, "library")
     assert_refused(code, stdout, err, located, blob[:300])
     assert not out.exists(), "export started for a refused library"
