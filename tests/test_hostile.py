@@ -400,6 +400,36 @@ def test_model_config_bounds(section: dict, message: str) -> None:
         ModelConfig.from_dict({**base, **section})
 
 
+CONFIG_CASES: list[tuple[str, Callable[[dict], object], str]] = [
+    ("nested-100000-deep", lambda meta: "[" * 100_000 + "]" * 100_000, r"nested too deeply"),
+    ("decoder-widths-100000", lambda meta: {**meta, "model": {**meta["model"], "decoder_widths": [100000, 48, 24]}},
+     r"model: decoder_widths must hold integers from 1 to 4096"),
+    ("latent-channels-negative", lambda meta: {**meta, "model": {**meta["model"], "latent_channels": -1}},
+     r"model: latent_channels must hold integers"),
+    ("file-entry-dotdot", lambda meta: {**meta, "files": {**meta["files"], "../../x": "0" * 64}},
+     r"not a file of the model directory"),
+    ("file-entry-etc-passwd", lambda meta: {**meta, "files": {**meta["files"], "../../../../etc/passwd": "0" * 64}},
+     r"not a file of the model directory"),
+]
+
+
+@pytest.mark.parametrize("case", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+def test_hostile_model_config_is_one_line_from_the_cli(case, models: tuple[Path, Path], tmp_path: Path) -> None:
+    """A model directory's config.json nested 10⁵ deep, asking for a 360 GB decoder or a negative latent, or naming
+    files outside its directory: `scenegen material --model DIR` answers one line naming config.json, exit 2."""
+    from conftest import model_inside
+
+    _, edit, located = case
+    model = tmp_path / model_inside(models[0], tmp_path)
+    config = model / "config.json"
+    meta = edit(json.loads(config.read_text()))
+    config.write_text(meta if isinstance(meta, str) else json.dumps(meta))
+    code, out, err = cli("material", "brick", "--size", "64", "--model", str(model), "--out", str(tmp_path / "m"),
+                         "--no-cache", "--quiet")
+    one_located_line(code, out, err, re.escape(str(config)) + ".*" + located)
+    assert not (tmp_path / "m").exists()
+
+
 # ---------------------------------------------------------------------------------------- read-only, full disk
 def _write_cases(folder: Path, model: Path, sprite_model: Path, photos: Path) -> dict[str, list[str]]:
     scene = write_scene(folder / "spec", {"name": "w", "materials": {"m": {"class": "brick", "size": 64}},
