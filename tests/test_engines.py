@@ -1,8 +1,9 @@
 """Exported files in the engines that run headless here: Godot 3 (Debian's ``godot3`` under ``xvfb-run``) and
 Blender (``bpy`` in ``.venv-blender``) import them, and we read back instance counts, texture bindings, colour
 spaces, alpha modes and light intensities; plus the per-target conventions that no engine here can load (Godot 4
-``.tres``, Unity ``.meta``, Unreal names) and ``--compress`` (KTX2 + meshopt) checked with the Khronos validator
-and by decoding it. Conventions and their sources: docs/ENGINES.md.
+``.tres``, Unity ``.meta``, Unreal names) and ``--compress`` (WebP: 0 errors, 0 warnings, loaded in Blender;
+KTX2 + meshopt: decoded and inspected) checked with the Khronos validator. Conventions and their sources:
+docs/ENGINES.md.
 
 An engine that is not installed skips its test with the reason (``make setup-test`` installs bpy; Godot 3 is
 ``apt-get install godot3 xvfb``).
@@ -25,7 +26,7 @@ from conftest import REPO, model_inside
 from gltf_validation import describe, validate_gltf, validator_available
 from scenegen.export.run import export_library
 from scenegen.scene.gltf import LUMENS_PER_WATT, scene_to_glb
-from scenegen.glb import read_glb_json
+from scenegen.glb import read_glb_binary, read_glb_json
 from test_scene_support import composed, tiny_sprite_model_dir
 
 BLENDER_PYTHON = REPO / ".venv-blender" / "bin" / "python"
@@ -229,6 +230,7 @@ for path in sys.argv[sys.argv.index("--") + 1:]:
         "images": {i.name: i.colorspace_settings.name for i in bpy.data.images},
         "alpha": {m.name: clipped(m) for m in bpy.data.materials},
         "scene_ambient": "ambient" in bpy.context.scene.keys(),
+        "sizes": {i.name: list(i.size) for i in bpy.data.images},
     }
 print("RESULT " + json.dumps(out))
 '''
@@ -266,7 +268,7 @@ def test_blender_imports_scenes_and_exports(tmp_path: Path, scene_glbs: dict[str
 
 
 # ----------------------------------------------------------------------------------------------------- compress
-INSPECT = r'''
+INSPECT = r"""
 import { readFileSync, writeFileSync } from "node:fs";
 import { NodeIO } from "@gltf-transform/core";
 import { ALL_EXTENSIONS } from "@gltf-transform/extensions";
@@ -286,37 +288,106 @@ for (const t of root.listTextures()) {
 for (const e of root.listExtensionsUsed()) if (e.extensionName === "EXT_meshopt_compression") e.dispose();
 writeFileSync(process.argv[2], await io.writeBinary(doc));
 console.log(JSON.stringify({ nodes: root.listNodes().length, meshes: root.listMeshes().length, textures }));
-'''
+"""
 KTX2_SCHEME = {"etc1s": 1, "uastc": 2}  # KTX2 supercompressionScheme: BasisLZ, Zstandard
 KTX2_MODEL = {"etc1s": 163, "uastc": 166}  # KHR_DF_MODEL_ETC1S, KHR_DF_MODEL_UASTC
 SRGB, LINEAR = 2, 1  # KHR_DF_TRANSFER
 
 
-def only_ktx2_warnings(issues: dict, images: int) -> None:
-    """0 errors; the only warnings are the validator's unknown ``image/ktx2`` (KhronosGroup/glTF-Validator#177)."""
+def assert_fully_valid(path: Path) -> None:
+    """The Khronos validator: 0 errors, 0 warnings, and no info saying it could not check something."""
+    issues = validate_gltf(path)
+    assert (issues["numErrors"], issues["numWarnings"], issues["numInfos"]) == (0, 0, 0), describe(issues)
+
+
+def assert_ktx2_validator_limit(issues: dict, images: int) -> None:
+    """0 errors, and exactly the two warnings this validator gives every KTX2 image, no other: it implements neither
+    KHR_texture_basisu nor ``image/ktx2`` (KhronosGroup/glTF-Validator#177). Fails when that changes."""
     assert issues["numErrors"] == 0, describe(issues)
-    warnings = [(m["code"], m["pointer"]) for m in issues["messages"] if m["severity"] == 1]
-    allowed = {("VALUE_NOT_IN_LIST", f"/images/{i}/mimeType") for i in range(images)}
-    allowed |= {("IMAGE_UNRECOGNIZED_FORMAT", f"/images/{i}") for i in range(images)}
-    assert warnings and set(warnings) <= allowed, describe(issues)
+    warnings = sorted((m["code"], m["pointer"]) for m in issues["messages"] if m["severity"] == 1)
+    assert warnings == sorted([("VALUE_NOT_IN_LIST", f"/images/{i}/mimeType") for i in range(images)]
+                              + [("IMAGE_UNRECOGNIZED_FORMAT", f"/images/{i}") for i in range(images)]), describe(issues)
 
 
-def test_compress_ktx2_and_meshopt(tmp_path: Path, scene_glbs: dict[str, Path]) -> None:
-    from scenegen.scene.gltf_compress import compress_glb, compress_unavailable
+def glb_images(data: bytes) -> dict[str, tuple[str, bytes]]:
+    """{image name: (mimeType, bytes)} of a GLB's embedded images."""
+    gltf, binary = read_glb_json(data), read_glb_binary(data)
+    out = {}
+    for image in gltf["images"]:
+        view = gltf["bufferViews"][image["bufferView"]]
+        start = view.get("byteOffset", 0)
+        out[image["name"]] = (image["mimeType"], binary[start:start + view["byteLength"]])
+    return out
+
+
+def pixels(data: bytes) -> np.ndarray:
+    import io
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGBA")).astype(float)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a - b) ** 2))
+    return 99.0 if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
+
+
+@pytest.fixture(scope="module")
+def compressed(scene_glbs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict]]:
+    """The real-nodes scene GLB compressed in each format: {format: (path, report)} (each made twice: same bytes)."""
+    from scenegen.scene.gltf_compress import FORMATS, compress_glb, compress_unavailable
 
     if compress_unavailable() or validator_available():
         pytest.skip(compress_unavailable() or validator_available())
-    source = scene_glbs["nodes"].read_bytes()
-    data, report = compress_glb(source)
-    assert data == compress_glb(source)[0], "deterministic"
-    path = tmp_path / "compressed.glb"
-    path.write_bytes(data)
+    root, source = tmp_path_factory.mktemp("compressed"), scene_glbs["nodes"].read_bytes()
+    out = {}
+    for fmt in FORMATS:
+        data, report = compress_glb(source, fmt)
+        assert data == compress_glb(source, fmt)[0], f"{fmt}: deterministic"
+        assert report["format"] == fmt
+        (root / f"{fmt}.glb").write_bytes(data)
+        out[fmt] = (root / f"{fmt}.glb", report)
+    return out
+
+
+def test_compress_webp_validates_and_loads(scene_glbs: dict[str, Path], compressed: dict) -> None:
+    path, report = compressed["webp"]
+    data = path.read_bytes()
+    gltf = read_glb_json(data)
+    assert gltf["extensionsRequired"] == ["EXT_texture_webp"], "geometry untouched: nothing else required"
+    assert {t["name"]: t["mode"] for t in report["textures"]} == {
+        "stone_basecolor": "lossy", "stone_orm": "near_lossless", "stone_normal": "near_lossless",
+        "tufts_basecolor": "png"}, "a 2-colour 8x8 card is smaller as PNG and stays PNG"
+    assert sum(t["bytes"] for t in report["textures"]) < sum(t["png_bytes"] for t in report["textures"])
+    assert gltf["scenes"][0]["extras"]["ambient"] and "KHR_lights_punctual" in gltf["extensionsUsed"], "kept"
+    assert_fully_valid(path)
+    # Each image in its declared format, same size; the flat data maps exact. (The colour map here is white noise,
+    # lossy coding's worst case: generated textures' quality is checked in test_export_and_build_compress.)
+    before, after = glb_images(scene_glbs["nodes"].read_bytes()), glb_images(data)
+    assert set(before) == set(after)
+    for t in report["textures"]:
+        mime, image = after[t["name"]]
+        assert mime == ("image/png" if t["mode"] == "png" else "image/webp") and image[:4] == (
+            b"\x89PNG" if t["mode"] == "png" else b"RIFF"), t
+        old, new = pixels(before[t["name"]][1]), pixels(image)
+        assert old.shape == new.shape and (t["mode"] == "lossy" or np.array_equal(old, new)), t
+    # Blender reads EXT_texture_webp: the same objects, images (decoded), colour spaces and alpha modes as the PNG file.
+    if BLENDER_PYTHON.exists():
+        result = blender_import([scene_glbs["nodes"], path])
+        plain, webp = result["nodes.glb"], result["webp.glb"]
+        assert webp["error"] is None and webp["meshes"] == plain["meshes"] == 13
+        assert webp["images"] == plain["images"] and webp["alpha"] == plain["alpha"] == {"stone": False, "tufts": True}
+        assert webp["sizes"] == plain["sizes"] and all(w > 0 for w, _ in webp["sizes"].values()), webp["sizes"]
+
+
+def test_compress_ktx2_and_meshopt(tmp_path: Path, scene_glbs: dict[str, Path], compressed: dict) -> None:
+    path, report = compressed["ktx2"]
+    data, source = path.read_bytes(), scene_glbs["nodes"].read_bytes()
     gltf = read_glb_json(data)
     assert set(gltf["extensionsRequired"]) == {"KHR_texture_basisu", "EXT_meshopt_compression", "KHR_mesh_quantization"}
     assert {t["name"]: t["mode"] for t in report["textures"]} == {
         "stone_basecolor": "etc1s", "stone_orm": "uastc", "stone_normal": "uastc", "tufts_basecolor": "etc1s"}
     assert gltf["scenes"][0]["extras"]["ambient"] and "KHR_lights_punctual" in gltf["extensionsUsed"], "kept"
-    only_ktx2_warnings(validate_gltf(path), len(gltf["images"]))
+    assert_ktx2_validator_limit(validate_gltf(path), len(gltf["images"]))
     # Decode it as a loader would (meshopt → plain quantised accessors) and look inside every KTX2 image.
     decoded = tmp_path / "decoded.glb"
     done = subprocess.run(["node", "--input-type=module", "-e", INSPECT, str(path), str(decoded)], cwd=REPO,
@@ -330,10 +401,10 @@ def test_compress_ktx2_and_meshopt(tmp_path: Path, scene_glbs: dict[str, Path]) 
         assert ktx["mime"] == "image/ktx2" and ktx["levels"] == 6, ktx  # 32² with its mip chain
         assert ktx["scheme"] == KTX2_SCHEME[texture["mode"]] and ktx["model"] == KTX2_MODEL[texture["mode"]]
         assert ktx["transfer"] == (SRGB if texture["mode"] == "etc1s" else LINEAR), texture
-    only_ktx2_warnings(validate_gltf(decoded), len(gltf["images"]))
+    assert_ktx2_validator_limit(validate_gltf(decoded), len(gltf["images"]))
     # Engines without the extensions refuse the file loudly instead of showing it wrong (Blender, measured).
     if BLENDER_PYTHON.exists():
-        assert "EXT_meshopt_compression" in blender_import([path])["compressed.glb"]["error"]
+        assert "EXT_meshopt_compression" in blender_import([path])["ktx2.glb"]["error"]
 
 
 def test_export_and_build_compress(tmp_path: Path, exports: dict[str, Path], tiny_model: Path,
@@ -341,32 +412,55 @@ def test_export_and_build_compress(tmp_path: Path, exports: dict[str, Path], tin
     from scenegen.scene.gltf_compress import compress_unavailable
     from test_scene_support import cli, small_scene, write_scene
 
-    if compress_unavailable():
-        pytest.skip(compress_unavailable())
+    if compress_unavailable() or validator_available():
+        pytest.skip(compress_unavailable() or validator_available())
     library = exports["godot"].parent / "library.json"
     out = tmp_path / "godot"
     summary = export_library(library, out, target="godot", workers=1, progress=False, compress=True)
     assert summary.built == 2 and not summary.failed, summary.text()
     manifest = json.loads((out / "manifest.json").read_text())
-    assert "KTX2" in manifest["compressed"] and manifest["target"] == "godot"
-    for glb in sorted(out.rglob("*.glb")):
-        gltf = read_glb_json(glb.read_bytes())
-        assert "KHR_texture_basisu" in gltf["extensionsRequired"], glb
-        assert glb.stat().st_size != (exports["godot"] / glb.relative_to(out)).stat().st_size
+    assert "WebP" in manifest["compressed"] and manifest["target"] == "godot"
+    glbs = sorted(out.rglob("*.glb"))
+    assert len(glbs) == 3, glbs  # the material's preview and two sprites
+    for glb in glbs:
+        assert read_glb_json(glb.read_bytes())["extensionsRequired"] == ["EXT_texture_webp"], glb
+        assert glb.stat().st_size < (exports["godot"] / glb.relative_to(out)).stat().st_size, glb
+        assert_fully_valid(glb)
+        # Generated textures: colour lossy but close, alpha (a sprite's cut-out) bit for bit; normal and ORM maps
+        # near-lossless.
+        plain = glb_images((exports["godot"] / glb.relative_to(out)).read_bytes())
+        for name, (mime, image) in glb_images(glb.read_bytes()).items():
+            old, new = pixels(plain[name][1]), pixels(image)
+            assert mime == "image/webp" and np.array_equal(old[..., 3], new[..., 3]), (glb, name)
+            quality = psnr(old[..., :3], new[..., :3])
+            print(glb.name, name, round(quality, 1))
+            assert quality >= (30.0 if name.endswith("basecolor") else 40.0), (glb, name, quality)
     for png in sorted(exports["godot"].rglob("*.png")):  # the texture sets themselves are the same files
         if png.name != "contact_sheet.png":
             assert (out / png.relative_to(exports["godot"])).read_bytes() == png.read_bytes(), png
     again = export_library(library, out, target="godot", workers=1, progress=False)
     assert again.built == 2, "compressed and plain exports are different items: switching rebuilds"
     assert "compressed" not in json.loads((out / "manifest.json").read_text())
-    # build --compress: scene.glb compressed, recorded in build.json.
+    # build --compress: scene.glb compressed (WebP by default), validated, recorded in build.json.
     scene = write_scene(tmp_path / "scene", small_scene(objects=small_scene()["objects"][:1], scatter=[]))
     code, stdout, stderr = cli("build", str(scene), "--out", str(tmp_path / "build"), "--cache", str(tmp_path / "c"),
                                "--model", str(tiny_model), "--sprite-model", str(tiny_sprite_model_dir(tmp_path_factory)),
                                "--compress", "--json", "--quiet")
     assert code == 0, stderr
     payload = json.loads(stdout)
-    assert payload["compressed"] is True and payload["counts"]["compressed_textures"] >= 3
-    glb = read_glb_json((tmp_path / "build" / "scene.glb").read_bytes())
-    assert {"KHR_texture_basisu", "EXT_meshopt_compression"} <= set(glb["extensionsRequired"])
-    assert json.loads((tmp_path / "build" / "build.json").read_text())["compressed"] is True
+    assert payload["compressed"] == "webp" and payload["counts"]["compressed_textures"] >= 3
+    glb = tmp_path / "build" / "scene.glb"
+    assert read_glb_json(glb.read_bytes())["extensionsRequired"] == ["EXT_texture_webp"]
+    assert_fully_valid(glb)
+    assert json.loads((tmp_path / "build" / "build.json").read_text())["compressed"] == "webp"
+    # build --compress ktx2: the runtime format, with the validator's known KTX2 warnings and nothing else.
+    code, stdout, stderr = cli("build", str(scene), "--out", str(tmp_path / "ktx2"), "--cache", str(tmp_path / "c"),
+                               "--model", str(tiny_model), "--sprite-model", str(tiny_sprite_model_dir(tmp_path_factory)),
+                               "--compress", "ktx2", "--json", "--quiet")
+    assert code == 0, stderr
+    assert json.loads(stdout)["compressed"] == "ktx2"
+    gltf = read_glb_json((tmp_path / "ktx2" / "scene.glb").read_bytes())
+    assert {"KHR_texture_basisu", "EXT_meshopt_compression"} <= set(gltf["extensionsRequired"])
+    assert_ktx2_validator_limit(validate_gltf(tmp_path / "ktx2" / "scene.glb"), len(gltf["images"]))
+    code, _, stderr = cli("build", str(scene), "--compress", "png", "--json")
+    assert code == 2 and "--compress" in stderr and "webp" in stderr, stderr

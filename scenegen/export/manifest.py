@@ -177,14 +177,12 @@ def write_fragment(out: str | os.PathLike[str], kind: str, name: str, record: di
     atomic_write_text(_fragment_path(Path(out), kind, name), json.dumps(record, sort_keys=True) + "\n")
 
 
-COMPRESSED = ("every .glb: textures KTX2 (KHR_texture_basisu; UASTC for normal and ORM maps, ETC1S for colour), "
-              "geometry meshopt (EXT_meshopt_compression, KHR_mesh_quantization); both extensions required")
-
-
 def write_manifest(out: str | os.PathLike[str], *, target: str, normal_convention: str,
                    models: dict[str, str | None], records: dict[tuple[str, str], dict[str, Any]],
-                   files: dict[str, str], compressed: bool = False) -> Path:
-    """Write ``DIR/manifest.json`` (sorted keys, no timestamps) and drop the per-item fragments."""
+                   files: dict[str, str], compressed: bool | str | None = False) -> Path:
+    """Write ``DIR/manifest.json`` (sorted keys, no timestamps) and drop the per-item fragments.
+
+    ``compressed``: the ``--compress`` format (``webp``/``ktx2``; True: the default), described under ``compressed``."""
     root = Path(out)
     manifest: dict[str, Any] = {
         "format": FORMAT,
@@ -197,7 +195,9 @@ def write_manifest(out: str | os.PathLike[str], *, target: str, normal_conventio
         "files": dict(sorted(files.items())),
     }
     if compressed:
-        manifest["compressed"] = COMPRESSED
+        from ..scene.gltf_compress import DESCRIPTIONS, compression_format
+
+        manifest["compressed"] = DESCRIPTIONS[compression_format(compressed)]
     for kind, section in SECTIONS.items():
         manifest[section] = {name: record for (k, name), record in sorted(records.items()) if k == kind}
     path = root / MANIFEST

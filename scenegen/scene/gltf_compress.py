@@ -1,20 +1,22 @@
-"""Optional GLB compression (``--compress``): KTX2 textures and meshopt geometry, through glTF-Transform (npm).
+"""Optional GLB compression (``--compress [webp|ktx2]``), through glTF-Transform (npm).
 
 :func:`compress_glb` runs ``gltf_compress.mjs`` beside this file with Node.js and the npm packages of the
-repository's ``package.json`` (``npm install`` in the checkout; ``make setup-test`` does it):
+repository's ``package.json`` (``npm install`` in the checkout; ``make setup-test`` does it). Two formats:
 
-* textures → KTX2 with Basis Universal supercompression (``KHR_texture_basisu``, ``ktx2-encoder``, the
-  Binomial encoder compiled to WebAssembly): **UASTC** (+ Zstandard, rate-distortion optimised) for normal maps
-  and the ORM data map, linear; **ETC1S** for base colour (and a sprite's alpha), sRGB; mipmaps in the file;
-* geometry → reordered, quantised (``KHR_mesh_quantization``) and ``EXT_meshopt_compression`` (meshoptimizer).
+* ``webp`` (the default): textures → WebP (``EXT_texture_webp``, libwebp through ``sharp``): colour lossy
+  (quality 90, alpha lossless, colour under transparent texels kept), normal and ORM maps near-lossless (quality
+  60: the lossless codec, no chroma subsampling across their independent channels). Geometry is left as it is,
+  so the only required extension is ``EXT_texture_webp``: Blender and Godot 4 load the file, and the Khronos
+  validator (2.0.0-dev.3.10) implements the extension and checks every image and accessor: 0 errors, 0 warnings.
+* ``ktx2``: textures → KTX2 with Basis Universal supercompression (``KHR_texture_basisu``, ``ktx2-encoder``):
+  **UASTC** (+ Zstandard, RDO) for normal and ORM maps, linear; **ETC1S** for colour, sRGB; mipmaps in the file.
+  Geometry reordered, quantised (``KHR_mesh_quantization``) and ``EXT_meshopt_compression``. Textures stay
+  block-compressed in GPU memory, for runtime loaders (three.js, Babylon.js, Unity glTFast, Godot 4 for KTX2);
+  Blender and Godot 3 refuse it. The validator implements neither extension (KhronosGroup/glTF-Validator#177):
+  each KTX2 image gets two warnings (``VALUE_NOT_IN_LIST`` for ``image/ktx2``, ``IMAGE_UNRECOGNIZED_FORMAT``).
 
-Both extensions are then *required*: the file is for loaders that read them (three.js, Babylon.js, Unity
-glTFast, Godot 4 for KTX2 …); Blender and Godot 3 need the uncompressed GLB (docs/ENGINES.md says which engine
-loads what). The Khronos validator (2.0.0-dev.3.10) implements neither extension: it reports each embedded
-KTX2 image's ``image/ktx2`` MIME type as a warning (KhronosGroup/glTF-Validator#177) and cannot look inside
-meshopt buffers, so the tests also decode the file and validate and inspect what it holds.
-
-Deterministic: the same GLB gives the same compressed bytes. Node.js and the packages are needed only here.
+docs/ENGINES.md gives the sizes and which engine loads what. Deterministic: the same GLB gives the same
+compressed bytes. Node.js and the packages are needed only here.
 """
 
 from __future__ import annotations
@@ -30,7 +32,16 @@ from ..errors import ScenegenError
 
 SCRIPT = Path(__file__).with_name("gltf_compress.mjs")
 PACKAGES = ("@gltf-transform/core", "@gltf-transform/extensions", "@gltf-transform/functions", "ktx2-encoder",
-            "meshoptimizer", "pngjs")
+            "meshoptimizer", "pngjs", "sharp")
+FORMATS = ("webp", "ktx2")
+DEFAULT_FORMAT = "webp"
+#: What each format writes, for export manifests (``compressed``) and reports.
+DESCRIPTIONS = {
+    "webp": "every .glb: textures WebP (EXT_texture_webp, required; colour lossy q90 with lossless alpha, normal and "
+            "ORM maps near-lossless), geometry unchanged",
+    "ktx2": "every .glb: textures KTX2 (KHR_texture_basisu; UASTC for normal and ORM maps, ETC1S for colour), "
+            "geometry meshopt (EXT_meshopt_compression, KHR_mesh_quantization); both extensions required",
+}
 TIMEOUT_S = 3600
 
 
@@ -54,12 +65,28 @@ def compress_unavailable() -> str | None:
     return None
 
 
-def compress_glb(data: bytes) -> tuple[bytes, dict[str, Any]]:
-    """(compressed GLB bytes, report) of a GLB: KTX2 textures, meshopt geometry (see the module notes).
+def compression_format(value: bool | str | None) -> str | None:
+    """The format a ``compress`` argument asks for: None for False/None/"", :data:`DEFAULT_FORMAT` for True,
+    else the name itself (ScenegenError when it is not one of :data:`FORMATS`)."""
+    if value is None or value is False or value == "":
+        return None
+    if value is True:
+        return DEFAULT_FORMAT
+    if value not in FORMATS:
+        raise ScenegenError(f"--compress: unknown format {str(value)[:40]!r}; choose one of: {', '.join(FORMATS)}")
+    return str(value)
 
-    The report lists every texture with its slots, mode (``uastc``/``etc1s``) and PNG and KTX2 sizes.
-    ScenegenError (one line) when Node or the packages are missing or the tool fails.
+
+def compress_glb(data: bytes, format: bool | str = DEFAULT_FORMAT) -> tuple[bytes, dict[str, Any]]:
+    """(compressed GLB bytes, report) of a GLB in ``format`` (``webp`` or ``ktx2``; see the module notes).
+
+    The report has the ``format`` and lists every texture with its slots, mode (``lossy``/``near_lossless`` or
+    ``etc1s``/``uastc``), ``png_bytes`` and compressed ``bytes``.
+    ScenegenError (one line) for an unknown format, when Node or the packages are missing or the tool fails.
     """
+    fmt = compression_format(format)
+    if fmt is None:
+        raise ScenegenError("--compress: no format given")
     problem = compress_unavailable()
     if problem:
         raise ScenegenError(problem)
@@ -67,7 +94,7 @@ def compress_glb(data: bytes) -> tuple[bytes, dict[str, Any]]:
         source, target = Path(work) / "in.glb", Path(work) / "out.glb"
         source.write_bytes(data)
         try:
-            done = subprocess.run([shutil.which("node") or "node", str(SCRIPT), str(source), str(target)],
+            done = subprocess.run([shutil.which("node") or "node", str(SCRIPT), str(source), str(target), fmt],
                                   capture_output=True, text=True, timeout=TIMEOUT_S, cwd=SCRIPT.parent)
         except subprocess.TimeoutExpired:
             raise ScenegenError(f"--compress: glTF-Transform ran for over {TIMEOUT_S} s and was stopped") from None
