@@ -432,9 +432,8 @@ def test_export_and_build_compress(tmp_path: Path, exports: dict[str, Path], tin
         for name, (mime, image) in glb_images(glb.read_bytes()).items():
             old, new = pixels(plain[name][1]), pixels(image)
             assert mime == "image/webp" and np.array_equal(old[..., 3], new[..., 3]), (glb, name)
-            quality = psnr(old[..., :3], new[..., :3])
-            print(glb.name, name, round(quality, 1))
-            assert quality >= (30.0 if name.endswith("basecolor") else 40.0), (glb, name, quality)
+            quality = psnr(old[..., :3], new[..., :3])  # measured: colour 38.7-43.0 dB, data maps 48.0-49.9 dB
+            assert quality >= (35.0 if name.endswith("basecolor") else 45.0), (glb, name, quality)
     for png in sorted(exports["godot"].rglob("*.png")):  # the texture sets themselves are the same files
         if png.name != "contact_sheet.png":
             assert (out / png.relative_to(exports["godot"])).read_bytes() == png.read_bytes(), png

@@ -49,7 +49,7 @@ class BuildOptions:
     texture_model: Path | None = None
     sprite_model: Path | None = None
     gpu_instancing: bool | None = None  # None: as the scene file says
-    compress: bool = False  # scene.glb with KTX2 textures and meshopt geometry (scenegen.scene.gltf_compress)
+    compress: bool | str = False  # scene.glb compressed: "webp" (True) or "ktx2" (scenegen.scene.gltf_compress)
 
 
 @dataclass
@@ -153,12 +153,13 @@ def build_scene(path: str | os.PathLike[str], options: BuildOptions | None = Non
     stage("render")
 
     gpu_instancing = spec.outputs.gpu_instancing if options.gpu_instancing is None else options.gpu_instancing
+    compression: dict = {}
     if spec.outputs.glb and not options.preview:
         outputs[spec.outputs.glb] = scene_to_glb(composed, gpu_instancing=gpu_instancing)
         if options.compress:
             from ..scene.gltf_compress import compress_glb
 
-            outputs[spec.outputs.glb], compression = compress_glb(outputs[spec.outputs.glb])
+            outputs[spec.outputs.glb], compression = compress_glb(outputs[spec.outputs.glb], options.compress)
             counts["compressed_textures"] = len(compression["textures"])
     stage("export")
 
@@ -172,7 +173,7 @@ def build_scene(path: str | os.PathLike[str], options: BuildOptions | None = Non
         "counts": counts,
         "scatter": report.layers,
         "gpu_instancing": bool(gpu_instancing),
-        **({"compressed": True} if options.compress and spec.outputs.glb and not options.preview else {}),
+        **({"compressed": compression["format"]} if compression else {}),
         "files": {name: {"bytes": len(data), "sha256": sha256_bytes(data)} for name, data in sorted(outputs.items())},
     }
     if spec.outputs.depth:

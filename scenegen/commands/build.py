@@ -90,7 +90,7 @@ def _json_report(args: argparse.Namespace, result, warnings: list[str]) -> dict:
         "counts": result.counts,
         "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
         "gpu_instancing": bool(result.summary.get("gpu_instancing")),
-        "compressed": bool(result.summary.get("compressed")),
+        "compressed": result.summary.get("compressed") or False,
         "warnings": warnings,
     }
 
@@ -109,9 +109,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write EXT_mesh_gpu_instancing (one node per instanced mesh) as a REQUIRED extension: "
                         "smaller files for engines that read it (Blender, Unity glTFast), but Godot 3 shows one "
                         "instance per mesh and Godot 4 / Unreal do not read it (docs/ENGINES.md)")
-    p.add_argument("--compress", action="store_true",
-                   help="scene.glb with KTX2 textures (UASTC normals/ORM, ETC1S colour) and meshopt geometry, via "
-                        "glTF-Transform (needs Node.js and `npm install`); for runtime loaders, not Blender")
+    p.add_argument("--compress", nargs="?", const="webp", default=None, choices=("webp", "ktx2"),
+                   help="compress scene.glb via glTF-Transform (needs Node.js and `npm install`): webp (the default: "
+                        "WebP textures, geometry as is; Blender loads it) or ktx2 (KTX2 textures + meshopt geometry, "
+                        "for runtime loaders; Blender refuses it); docs/ENGINES.md")
     p.add_argument("--cache", default=None, help="cache folder (default: $SCENEGEN_CACHE or ./.cache)")
     p.add_argument("--no-cache", action="store_true", help="generate everything afresh, store nothing")
     p.add_argument("--json", action="store_true",
