@@ -64,6 +64,14 @@ def tree_files(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def own_cache(tmp_path_factory: pytest.TempPathFactory):
+    """This module's exports (and the CLI runs it starts) reuse a cache of their own, not ./.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SCENEGEN_CACHE", str(tmp_path_factory.mktemp("export-cache")))
+        yield
+
+
 @pytest.fixture(scope="module")
 def sprite_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A sprite model trained for a few steps on a small procedural sprite corpus."""
@@ -378,7 +386,7 @@ def test_kill_9_midway_then_rerun_is_byte_identical(tmp_path: Path, tiny_model: 
     export_library(lib, reference, workers=1, progress=False)
     out = tmp_path / "killed"
     process = subprocess.Popen([sys.executable, "-m", "scenegen", "export", str(lib), "--out", str(out),
-                                "--workers", "1", "--quiet"], start_new_session=True,
+                                "--workers", "1", "--quiet", "--no-cache"], start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     fragments = out / M.STATE_DIR / "items"
 
@@ -396,7 +404,7 @@ def test_kill_9_midway_then_rerun_is_byte_identical(tmp_path: Path, tiny_model: 
         process.wait()
     done = finished()
     assert 1 <= done < 12 and not (out / "manifest.json").exists(), "killed mid-way"
-    result = run_cli("export", str(lib), "--out", str(out), "--workers", "1")
+    result = run_cli("export", str(lib), "--out", str(out), "--workers", "1", "--no-cache")  # built, not served
     assert result.returncode == 0, result.stderr
     assert f"{12 - done} built, {done} already up to date" in result.stdout
     assert tree_files(out) == tree_files(reference)

@@ -28,11 +28,12 @@ def run(args: argparse.Namespace) -> int:
                             f"its free memory holds at ~1 GB a worker), got {args.workers}")
     summary = export_library(args.library, args.out, target=args.target, workers=args.workers, ray=args.ray,
                              model=args.model, sprite_model=args.sprite_model, progress=not args.quiet,
-                             allow_outside=args.allow_outside, compress=args.compress)
+                             allow_outside=args.allow_outside, compress=args.compress, cache=args.cache,
+                             use_cache=not args.no_cache)
     if args.json:
         emit_json({"command": "export", "target": args.target, "compressed": bool(args.compress),
                    "out": str(summary.out), "manifest": str(summary.out / "manifest.json"), "total": summary.total,
-                   "built": summary.built, "skipped": summary.skipped,
+                   "built": summary.built, "cached": summary.cached, "skipped": summary.skipped,
                    "failed": [{"name": name, "error": error} for name, error in summary.failed],
                    "files": summary.files, "bytes_written": summary.bytes_written,
                    "seconds": round(summary.seconds, 3), "executor": summary.executor, "stale": summary.stale})
@@ -88,6 +89,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compress", action="store_true",
                    help="every .glb with KTX2 textures (UASTC normals/ORM, ETC1S colour) and meshopt geometry, via "
                         "glTF-Transform (needs Node.js and `npm install`; the PNG sets are unchanged)")
+    p.add_argument("--cache", default=None,
+                   help="cache folder shared with material and build (default: $SCENEGEN_CACHE or ./.cache)")
+    p.add_argument("--no-cache", action="store_true", help="generate every item afresh, store nothing")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (counts, failures, manifest path) on stdout instead of the summary")
     p.add_argument("--quiet", action="store_true", help="no progress output on stderr")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Callable, Optional, TextIO
+
+#: Told of an export's progress as ``(done, total, item, ok)``: once with ``(0, total, None, True)`` before the
+#: first item, then after every finished item (``ok`` False for a failed one).
+ItemListener = Callable[[int, int, Optional[str], bool], None]
 
 
 def format_duration(seconds: float) -> str:
@@ -19,10 +23,13 @@ def format_duration(seconds: float) -> str:
 
 class Progress:
     """Counts finished items. On a terminal it draws a tqdm bar; elsewhere it prints a line at most every
-    ``interval`` seconds (and at the end): ``[12/40] 30%  14.2 items/min  ~2m00s left``."""
+    ``interval`` seconds (and at the end): ``[12/40] 30%  14.2 items/min  ~2m00s left``. ``listener`` (the
+    worker's progress events) is told of every item, drawn or not."""
 
-    def __init__(self, total: int, *, enabled: bool = True, stream: TextIO | None = None, interval: float = 5.0) -> None:
+    def __init__(self, total: int, *, enabled: bool = True, stream: TextIO | None = None, interval: float = 5.0,
+                 listener: ItemListener | None = None) -> None:
         self.total, self.done, self.failed = total, 0, 0
+        self.listener = listener
         self.enabled = enabled and total > 0
         self.stream = stream or sys.stderr
         self.interval = interval
@@ -33,6 +40,8 @@ class Progress:
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, unit="item", file=self.stream, dynamic_ncols=True, smoothing=0.1)
+        if listener is not None:
+            listener(0, total, None, True)
 
     @property
     def rate_per_min(self) -> float:
@@ -51,6 +60,8 @@ class Progress:
     def update(self, name: str, ok: bool = True) -> None:
         self.done += 1
         self.failed += 0 if ok else 1
+        if self.listener is not None:
+            self.listener(self.done, self.total, name, ok)
         if not self.enabled:
             return
         if self._bar is not None:

@@ -11,6 +11,11 @@ Layout of ``DIR``::
 Resume: an item whose recorded key (params + model identity + target) matches and whose files all verify is
 skipped; anything missing, changed or half-written is built again. Files are written atomically, and an
 item is recorded only after all its files are in place.
+
+Reuse: an item to build asks the reuse service first (:mod:`scenegen.reuse`, the cache ``scenegen material``,
+the worker and scene builds use: ``cache``, else ``$SCENEGEN_CACHE`` or ``./.cache``), with the keys those use
+for the same request (:mod:`scenegen.export.build`), so a material set or sprite set already generated, by an
+earlier export into another folder or by ``scenegen material``, is not generated again.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -28,13 +33,15 @@ try:  # POSIX; elsewhere the folder is not locked
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
+from ..cache import cache_root
 from ..errors import ScenegenError
 from ..fsutil import resolve_input, sha256_bytes, write_failure
 from ..model.directory import ModelInfo, inspect
 from . import manifest as M
+from .build import Check, ItemCache
 from .executors import Executor, make_executor
 from .library import WorkItem, expand_library, load_library
-from .progress import Progress, format_duration
+from .progress import ItemListener, Progress, format_duration
 from .targets import COMPRESS_SUFFIX, get_target
 
 CONTACT_SHEET = "contact_sheet.png"
@@ -54,6 +61,7 @@ class ExportSummary:
     out: Path
     total: int
     built: int = 0
+    cached: int = 0  # of the built items, those whose generated part came from the cache
     skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (item, error)
     files: int = 0
@@ -67,8 +75,9 @@ class ExportSummary:
         return 60.0 * self.built / self.seconds if self.seconds > 0 else 0.0
 
     def text(self) -> str:
+        cached = f"; {self.cached} of the built served from the cache" if self.cached else ""
         lines = [f"exported {self.total - len(self.failed)}/{self.total} items to {self.out} "
-                 f"({self.built} built, {self.skipped} already up to date, {len(self.failed)} failed) "
+                 f"({self.built} built, {self.skipped} already up to date, {len(self.failed)} failed{cached}) "
                  f"in {format_duration(self.seconds)}"
                  + (f", {self.items_per_min:.1f} items/min on {self.executor}" if self.built else ""),
                  f"{self.files} files, {self.bytes_written / 1e6:.1f} MB written; manifest: {self.out / M.MANIFEST}"]
@@ -152,8 +161,9 @@ class _Lock:
 def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, target: str = "gltf",
                    workers: Optional[int] = None, ray: Optional[str] = None, model: Optional[str] = None,
                    sprite_model: Optional[str] = None, progress: bool = True,
-                   on_item: Optional[Callable[[str], None]] = None, allow_outside: bool = False,
-                   compress: bool = False) -> ExportSummary:
+                   on_item: Optional[ItemListener] = None, allow_outside: bool = False,
+                   compress: bool = False, cache: str | os.PathLike[str] | None = None, use_cache: bool = True,
+                   check: Check = None) -> ExportSummary:
     """Export every item of ``library_path`` into ``out_dir`` (resuming), then the contact sheet and manifest.
 
     ``workers``: local processes (default: the cores); ``ray``: ``"auto"``, ``"local"`` or a cluster address.
@@ -161,6 +171,10 @@ def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathL
     ``allow_outside`` lets photos and the library's ``model``/``sprite_model`` lie outside the library file's
     folder; ``compress`` writes every ``.glb`` with KTX2 textures and meshopt geometry
     (:mod:`scenegen.scene.gltf_compress`; needs Node.js and the npm packages).
+    ``cache``: the reuse service's folder (default ``$SCENEGEN_CACHE`` or ``./.cache``; ``use_cache=False``: none).
+    ``on_item(done, total, item, ok)`` is told of every finished item (:data:`~scenegen.export.progress.ItemListener`).
+    ``check()`` is called between items, while waiting for workers and, in this process, between decode tiles;
+    whatever it raises (a cancel) stops the export at once: worker processes are killed, finished items stay.
     """
     started = time.perf_counter()
     library_file = Path(library_path)
@@ -208,13 +222,18 @@ def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathL
         current = {(item.kind, item.name) for item in items}
         summary.stale = sorted(f"{M.SECTIONS[kind]}/{name}" for kind, name in known.items if (kind, name) not in current)
         if todo:
+            reuse = ItemCache(str(Path(cache if cache is not None else cache_root()).resolve()) if use_cache else None,
+                              identities, hashes)
             executor = make_executor(workers=workers, ray=ray, target=target_spec.key_name,
                                      texture_model=str(refs["texture"].path) if refs["texture"] else None,
-                                     sprite_model=str(refs["sprites"].path) if refs["sprites"] else None)
+                                     sprite_model=str(refs["sprites"].path) if refs["sprites"] else None, cache=reuse)
             summary.executor = executor.description
             try:
                 _run_items(executor, todo, out, keys, hashes, target_spec.normal_convention, known, records, summary,
-                           Progress(len(todo), enabled=progress), on_item)
+                           Progress(len(todo), enabled=progress, listener=on_item), check)
+            except BaseException:
+                executor.terminate()  # a cancel or Ctrl-C: stop the workers now, keep what is finished
+                raise
             finally:
                 executor.close()
         sheet = _contact_sheet(out, items, records)
@@ -233,11 +252,10 @@ def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathL
 
 
 def _run_items(executor: Executor, todo: list[WorkItem], out: Path, keys: dict, hashes: dict, normal_convention: str,
-               known: M.Records, records: dict, summary: ExportSummary, progress: Progress,
-               on_item: Optional[Callable[[str], None]]) -> None:
+               known: M.Records, records: dict, summary: ExportSummary, progress: Progress, check: Check) -> None:
     by_name = {(item.kind, item.name): item for item in todo}
     try:
-        for result in executor.map(todo):
+        for result in executor.map(todo, check):
             item = by_name[(result.kind, result.name)]
             if result.error is None and result.model_hash != hashes[item.kind]:
                 result.error = (f"the worker's model hash {str(result.model_hash)[:12]}… differs from "
@@ -260,9 +278,8 @@ def _run_items(executor: Executor, todo: list[WorkItem], out: Path, keys: dict, 
             M.write_fragment(out, item.kind, item.name, record)
             records[(item.kind, item.name)] = record
             summary.built += 1
+            summary.cached += result.cached
             progress.update(item.name)
-            if on_item is not None:
-                on_item(item.name)
     finally:
         progress.close()
 

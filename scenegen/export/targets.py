@@ -261,12 +261,19 @@ def material_files(material: Material, name: str, tile_size_m: float, target: Ta
     """``{file name: bytes}`` of one material for ``target`` (names relative to its folder): the set in the target's
     :attr:`Target.layout` (:func:`scenegen.material_files.encode_material`), then its engine files."""
     files = encode_material(material, name, target.layout, tile_size_m=tile_size_m)
+    return finish_material_files(files, name, tile_size_m, target, max(material.shape))
+
+
+def finish_material_files(files: dict[str, bytes], name: str, tile_size_m: float, target: Target,
+                          size: int) -> dict[str, bytes]:
+    """``files`` (a ``size``² set in the target's layout, with its preview GLB) as ``target`` ships it: the GLB
+    compressed when the target says so, then the engine files (``.tres``, ``.meta``)."""
+    files = dict(files)
     if target.compress:
         files[f"{name}.glb"] = finish_glb(files[f"{name}.glb"], target)
     if "tres" in target.extras:
         files[f"{name}.tres"] = godot_tres(name, tile_size_m, target.normal_suffix).encode("utf-8")
     if "meta" in target.extras:
-        size = max(material.shape)
         for file in sorted(f for f in files if f.endswith(".png")):
             kind = file[len(name):-len(".png")]
             meta = unity_texture_meta(f"materials/{name}/{file}", size, srgb=kind[1:] in COLOUR_MAPS,
