@@ -38,6 +38,30 @@ def write_failure(path: str | os.PathLike[str], exc: OSError) -> OutputError:
     return OutputError(f"{quote_path(path)}: cannot write ({reason})")
 
 
+def probe_writable(folder: str | os.PathLike[str]) -> Path:
+    """Create ``folder`` (and its parents) and write and remove a small file in it, so a read-only or full
+    ``--out`` is reported in one line before long work starts (OutputError, see :func:`write_failure`).
+    Folders it had to create are removed again (the work that follows creates what it writes)."""
+    path = Path(folder)
+    probe = path / f".scenegen-probe-{os.getpid()}"
+    created = [p for p in (path, *path.parents) if not p.exists()]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with open(probe, "wb") as handle:
+            handle.write(b"\0" * 4096)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise write_failure(path, exc) from None
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+        for made in created:  # innermost first
+            with contextlib.suppress(OSError):
+                made.rmdir()
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.

@@ -7,6 +7,7 @@ import shlex
 import sys
 
 from ..errors import ScenegenError
+from ..fsutil import probe_writable
 from . import Progress, emit_json, say
 
 
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         architecture["decoder_blocks"] = args.decoder_blocks
     if init_from is None and not args.from_scratch and not set(architecture) - {"decoder_blocks"}:
         init_from = _shipped_model(args.mode)
+    probe_writable(args.out)  # a read-only or full --out is one line now, not after the first steps
     command = "scenegen " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "train" in sys.argv[1:2] else "scenegen train"
     out = train(args.data, args.out, mode=args.mode, tcfg=tcfg, resume=args.resume, crop_size=args.crop,
                 upsample=args.upsample, init_from=init_from, architecture=architecture,

@@ -56,7 +56,7 @@ def load_patch_set(folder: str | Path, *, channels: int = 3, min_size: int = 128
     labels: list[int] = []
     skipped: list[str] = []
     for index, class_dir in enumerate(class_dirs):
-        count = 0
+        count, skipped_before = 0, len(skipped)
         for path in list_images(class_dir, skipped):  # symlink loops, FIFOs … are listed in skipped
             try:
                 image = load_image(path, mode=mode)
@@ -70,7 +70,10 @@ def load_patch_set(folder: str | Path, *, channels: int = 3, min_size: int = 128
             labels.append(index)
             count += 1
         if count == 0:
-            raise ScenegenError(f"{class_dir}: class '{class_dir.name}' has no usable image (need ≥ {min_size}px)")
+            reasons = sorted({entry.rsplit(" (", 1)[-1].rstrip(")") for entry in skipped[skipped_before:]})
+            why = f"{len(skipped) - skipped_before} skipped: {', '.join(reasons)}" if reasons else "none found"
+            raise ScenegenError(f"{class_dir}: class '{class_dir.name}' has no usable image ({why}; "
+                                f"images need ≥ {min_size}px a side)")
     if skipped:
         warnings.warn(f"skipped {len(skipped)} file(s): " + "; ".join(skipped), stacklevel=2)
     return PatchSet(tuple(p.name for p in class_dirs), images, np.asarray(labels, dtype=np.int64), skipped)
