@@ -11,7 +11,7 @@ talk to it line by line, UTF-8, one JSON object per line:
 On start the worker says ``{"id": null, "event": "ready", "protocol": 1, "version": ...}``. Requests are
 read by a thread, so ``{"op": "cancel", "params": {"target": "7"}}`` (no target: the running job) is seen
 while a job runs; the job stops at its next check: between decode tiles, maps, build stages, export items
-(an export's child processes are killed), typically within a few tenths of a second, and leaves no partial
+(an export's worker processes are killed), typically within a few tenths of a second, and leaves no partial
 files (a client that cannot wait kills the process). ``{"op": "shutdown"}`` replies and exits; so does end
 of input, which also cancels the running job and exits after EOF_GRACE_S even if a step is still running
 (the client has gone). Nothing but protocol lines is written to stdout (stray prints go to stderr).
@@ -31,8 +31,8 @@ Ops (params; ``model``/``sprite_model`` default to the worker's ``--model`` / th
 * ``sprites`` {class, seed, count, size, sprite_model, out_dir} → files (RGBA PNGs)
 * ``build_scene`` {scene, out_dir, cache, allow_outside} → name, glb, files, warnings (the scene builder,
   progress relayed; files a previous build of the same scene wrote into out_dir and this one did not are removed)
-* ``export_library`` {spec, out_dir, target, workers, allow_outside} → manifest, summary, items, failed (the
-  exporter in a child process; a progress event per finished item with ``done``/``total``/``item``)
+* ``export_library`` {spec, out_dir, target, workers, cache, allow_outside} → manifest, summary, items, built,
+  cached, skipped (the exporter, in this process; a progress event per finished item with ``done``/``total``/``item``)
 
 Material sets come from the reuse service (:mod:`scenegen.reuse`, the content-addressed cache that ``scenegen
 material`` uses, under ``params.cache`` or ``$SCENEGEN_CACHE`` or ``./.cache``): the same request with the same
@@ -47,8 +47,6 @@ import os
 import queue
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -248,6 +246,7 @@ def _write_material(job: Job, make: Callable[[Any, Callable[[float], None]], Any
     """Shared tail of the material ops: the set from the reuse service (the cache ``scenegen material`` uses:
     ``params.cache``, else ``$SCENEGEN_CACHE`` or ``./.cache``), else generated, cached and copied out whole."""
     from . import api
+    from .export.build import map_options
     from .material_files import MATERIALS_NAMESPACE, SetLayout, material_request, serve_material
     from .materials import check_normal_convention
     from .reuse import Reuse
@@ -260,8 +259,9 @@ def _write_material(job: Job, make: Callable[[Any, Callable[[float], None]], Any
     model = api.load_model(job.model())
     if check is not None:
         check(model)
+    # the key scenegen material and library export give the same request (options at their defaults left out)
     req = material_request(source=source, cls=cls, seed=seed, size=size, layout=layout, model_identity=model.identity,
-                           options=options, photo=photo)
+                           options=map_options(options), scale=1.0 if photo is not None else None, photo=photo)
     started = time.perf_counter()
     message = f"generating {name} ({size}×{size})"
 
@@ -426,143 +426,51 @@ def _read_build_record(out_dir: Path) -> dict[str, Any]:
 
 
 def op_export_library(job: Job) -> dict[str, Any]:
-    """Batch-export a library (what ``scenegen export LIBRARY --out DIR --target T`` does) in a child process.
+    """Batch-export a library (what ``scenegen export LIBRARY --out DIR --target T`` does), in this process.
 
-    A progress event per finished item (``done``, ``total``, ``item``); a cancel kills the child and its
-    processes and removes their temporary files: the items already exported stay, whole and verified, for
-    the next run to skip.
+    :func:`scenegen.export.run.export_library` runs on the job's thread, as ``build_scene`` runs the scene
+    builder: no CLI child, no output to parse. Its item callback sends a progress event per finished item
+    (``done``, ``total``, ``item``) and its check is the job's cancel check, which it calls between decode tiles
+    (one worker: this process), while it waits for its worker processes (which a cancel kills at once) and
+    between items; a cancel removes their temporary files, and the items already exported stay, whole and
+    verified, for the next run to skip. Items come from the reuse service (``params.cache``, else
+    ``$SCENEGEN_CACHE`` or ``./.cache``), as the material ops' sets do.
     """
+    from .export.manifest import remove_stale_temporaries
+    from .export.run import export_library
+
     p = job.params
     spec = p.existing_file("spec")
     out_dir = job.out_dir()
     target = p.str("target", "gltf")
-    request = {"spec": str(spec), "out_dir": str(out_dir), "target": target,
-               "workers": p.int("workers", None, low=1, high=256), "model": job.model(),
-               "sprite_model": p.str("sprite_model", None), "allow_outside": p.bool("allow_outside", False)}
+    workers = p.int("workers", None, low=1, high=256)
+    sprite_model, allow_outside, cache = p.str("sprite_model", None), p.bool("allow_outside", False), p.path("cache", None)
+
+    def item_done(done: int, total: int, item: str | None, ok: bool) -> None:
+        if item is None:
+            job.progress(0.05, f"exporting {total} item(s)", done=0, total=total)
+        else:
+            job.progress(0.05 + 0.9 * done / max(total, 1), f"exported {done}/{total}: {item}", done=done,
+                         total=total, item=item, ok=ok)
+
     job.progress(0.02, f"exporting {spec.name} for {target}")
     started = time.perf_counter()
-    final = _run_export_child(job, request)
-    if "error" in final:
-        raise ScenegenError(str(final["error"]))
-    failed = [list(entry) for entry in final.get("failed", [])]
-    if failed:
-        name, error = failed[0]
-        raise ScenegenError(f"{len(failed)} of {final.get('total')} items failed (the others were exported to {out_dir}); "
-                            f"first: {name}: {error}")
+    try:
+        summary = export_library(spec, out_dir, target=target, workers=workers, model=job.model(),
+                                 sprite_model=sprite_model, progress=False, on_item=item_done,
+                                 allow_outside=allow_outside, cache=cache, check=job.check)
+    except BaseException:
+        remove_stale_temporaries(out_dir)
+        raise
+    if summary.failed:
+        name, error = summary.failed[0]
+        raise ScenegenError(f"{len(summary.failed)} of {summary.total} items failed (the others were exported to "
+                            f"{out_dir}); first: {name}: {error}")
     manifest = out_dir / "manifest.json"
     return {"out_dir": str(out_dir), "manifest": str(manifest) if manifest.is_file() else None,
-            "summary": list(final.get("summary", []))[:1], "items": final.get("total"), "built": final.get("built"),
-            "skipped": final.get("skipped"), "failed": failed, "seconds": round(time.perf_counter() - started, 3)}
-
-
-_EXPORT_CHILD = "import sys; from scenegen.worker import export_child; sys.exit(export_child(sys.argv[1]))"
-
-
-def _run_export_child(job: Job, request: dict[str, Any]) -> dict[str, Any]:
-    """Run :func:`export_child` and relay its item lines as progress; returns its last (summary or error) line."""
-    child = subprocess.Popen([sys.executable, "-c", _EXPORT_CHILD, json.dumps(request)], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                             errors="replace", start_new_session=os.name == "posix")
-    lines: queue.Queue[str | None] = queue.Queue()
-    stderr: list[str] = []
-
-    def pump(stream: IO[str], sink: Callable[[str], None], end: Callable[[], None]) -> None:
-        for line in stream:
-            sink(line)
-        end()
-
-    threading.Thread(target=pump, args=(child.stdout, lines.put, lambda: lines.put(None)), daemon=True).start()
-    threading.Thread(target=pump, args=(child.stderr, lambda line: stderr.append(line) if len(stderr) < 200 else None,
-                                        lambda: None), daemon=True).start()
-    final: dict[str, Any] = {}
-    try:
-        while True:
-            try:
-                line = lines.get(timeout=0.05)
-            except queue.Empty:
-                job.check()
-                continue
-            if line is None:
-                break
-            try:
-                message = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(message, dict):
-                continue
-            if "done" in message:
-                done, total = int(message["done"]), max(int(message["total"]), 1)
-                job.progress(0.05 + 0.9 * done / total, f"exported {done}/{total}: {message.get('item')}",
-                             done=done, total=total, item=message.get("item"))
-            elif "total" in message and len(message) == 1:
-                job.progress(0.05, f"exporting {message['total']} item(s)", done=0, total=message["total"])
-            else:
-                final = message
-        code = child.wait()
-    except BaseException:
-        _kill_tree(child)
-        from .export.manifest import remove_stale_temporaries
-
-        remove_stale_temporaries(request["out_dir"])
-        raise
-    if not final:
-        lines_ = [line.strip() for line in stderr if line.strip()]
-        raise ScenegenError(f"scenegen export failed (exit code {code}): {lines_[-1] if lines_ else 'no output'}")
-    return final
-
-
-def _kill_tree(child: subprocess.Popen[str]) -> None:
-    """Kill a child started in its own session, with the processes it started (an export's pool)."""
-    if child.poll() is None:
-        try:
-            if os.name == "posix":
-                os.killpg(child.pid, signal.SIGKILL)
-            else:
-                subprocess.run(["taskkill", "/F", "/T", "/PID", str(child.pid)], capture_output=True, timeout=30)
-        except (OSError, subprocess.SubprocessError):
-            child.kill()
-    child.wait()
-
-
-def export_child(request_json: str) -> int:
-    """The export child's entry point: export the library described by ``request_json`` and write one JSON
-    line per event to stdout: ``{"total": n}``, ``{"done": i, "total": n, "item": name, "ok": bool}`` after
-    each item, then ``{"summary": [...], "failed": [...], "total", "built", "skipped"}`` or ``{"error": ...}``."""
-    from .export import run as export_run
-
-    request = json.loads(request_json)
-    stream = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
-    sys.stdout.flush()
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not mix with the event lines
-    sys.stdout = sys.stderr
-
-    def emit(message: dict[str, Any]) -> None:
-        stream.write(json.dumps(message, default=str) + "\n")
-        stream.flush()
-
-    class ItemProgress(export_run.Progress):
-        """The exporter's progress counter, reporting every finished item as a line."""
-
-        def __init__(self, total: int, **_options: Any) -> None:
-            super().__init__(total, enabled=False)
-            emit({"total": total})
-
-        def update(self, name: str, ok: bool = True) -> None:
-            super().update(name, ok)
-            emit({"done": self.done, "total": self.total, "item": name, "ok": ok})
-
-    export_run.Progress = ItemProgress  # type: ignore[misc]  # this process only: it exits after one export
-    try:
-        summary = export_run.export_library(request["spec"], request["out_dir"], target=request["target"],
-                                            workers=request["workers"], model=request["model"],
-                                            sprite_model=request["sprite_model"], progress=True,
-                                            allow_outside=bool(request.get("allow_outside")))
-    except ScenegenError as exc:
-        emit({"error": str(exc)})
-        return 2
-    emit({"summary": summary.text().splitlines(), "failed": summary.failed, "total": summary.total,
-          "built": summary.built, "skipped": summary.skipped})
-    return 0
+            "summary": summary.text().splitlines()[:1], "items": summary.total, "built": summary.built,
+            "cached": summary.cached, "skipped": summary.skipped, "failed": [],
+            "seconds": round(time.perf_counter() - started, 3)}
 
 
 OPS: dict[str, Callable[[Job], dict[str, Any]]] = {

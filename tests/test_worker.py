@@ -277,12 +277,22 @@ def test_export_library_runs_the_exporter(raw, tiny_model, tmp_path):
     library = tmp_path / "library.json"
     library.write_text(json.dumps({"version": 1, "name": "t", "model": str(tiny_model),
                                    "materials": [{"class": "gravel", "seeds": [0], "sizes": [64], "tile_size_m": 1.0}]}))
+    cache = str(tmp_path / "cache")
     raw.send({"id": "x", "op": "export_library", "params": {"spec": str(library), "out_dir": str(tmp_path / "out"),
-                                                             "workers": 1}})
+                                                             "workers": 1, "cache": cache}})
     event = raw.until_done("x")[-1]
     assert event["event"] == "result", event
     assert Path(event["result"]["manifest"]).is_file()
-    assert event["result"]["summary"][0].startswith("exported 1/1 items")
+    assert event["result"]["summary"][0].startswith("exported 1/1 items") and event["result"]["cached"] == 0
+
+    # the material op asks for the same set (default map options spelled out): served from the export's entry
+    raw.send({"id": "m", "op": "material", "params": {"class": "gravel", "seed": 0, "size": 64, "cache": cache,
+                                                       "out_dir": str(tmp_path / "set"), "normal_strength": 1.0,
+                                                       "roughness_range": [0.45, 0.95]}})
+    made = raw.until_done("m")[-1]["result"]
+    assert made["cached"] is True, made
+    exported = tmp_path / "out" / "materials" / "gravel_0_64" / "gravel_0_64_orm.png"
+    assert Path(made["files"]["orm"]).read_bytes() == exported.read_bytes()
 
     library.write_text(json.dumps({"version": 1, "name": "t", "materials": [{"class": "unicorn", "seeds": [0]}]}))
     raw.send({"id": "y", "op": "export_library", "params": {"spec": str(library), "out_dir": str(tmp_path / "out2")}})

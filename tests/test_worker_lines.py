@@ -72,7 +72,9 @@ def test_export_reports_every_item_and_a_cancel_keeps_only_whole_items(raw, tiny
     library.write_text(json.dumps({"version": 1, "name": "t", "model": str(tiny_model), "materials": [
         {"class": "gravel", "seeds": [0, 1, 2], "sizes": [64], "tile_size_m": 1.0}]}))
     out = tmp_path / "out"
-    raw.send({"id": "x", "op": "export_library", "params": {"spec": str(library), "out_dir": str(out), "workers": 1}})
+    cache = str(tmp_path / "cache")  # its own: nothing served from an earlier run's entries
+    raw.send({"id": "x", "op": "export_library", "params": {"spec": str(library), "out_dir": str(out), "workers": 1,
+                                                             "cache": cache}})
     events = raw.until_done("x")
     assert events[-1]["event"] == "result", events[-1]
     items = [e for e in events if e["event"] == "progress" and e.get("done")]
@@ -82,7 +84,8 @@ def test_export_reports_every_item_and_a_cancel_keeps_only_whole_items(raw, tiny
     big = tmp_path / "big.json"
     big.write_text(json.dumps({"version": 1, "name": "b", "model": str(tiny_model), "materials": [
         {"class": "brick", "seeds": list(range(8)), "sizes": [1024], "tile_size_m": 1.0}]}))
-    raw.send({"id": "y", "op": "export_library", "params": {"spec": str(big), "out_dir": str(tmp_path / "big"), "workers": 1}})
+    raw.send({"id": "y", "op": "export_library", "params": {"spec": str(big), "out_dir": str(tmp_path / "big"), "workers": 1,
+                                                             "cache": cache}})
     while "exporting 8" not in raw.read().get("message", ""):
         pass
     time.sleep(1.0)
@@ -90,8 +93,37 @@ def test_export_reports_every_item_and_a_cancel_keeps_only_whole_items(raw, tiny
     raw.send({"id": "stop", "op": "cancel", "params": {"target": "y"}})
     event = next(e for e in iter(raw.read, None) if e["id"] == "y" and e["event"] in ("result", "error"))
     assert event["code"] == "cancelled" and time.monotonic() - started < 1.0, event
+    raw.send({"id": "next", "op": "ping"})  # a job waits for a cancelled one's thread: it stopped mid-decode
+    assert raw.until_done("next")[-1]["event"] == "result" and time.monotonic() - started < 2.0
     leftovers = [p for p in (tmp_path / "big").rglob("*") if p.is_file() and ".tmp" in p.name]
     assert not leftovers, leftovers
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+def test_a_cancelled_export_kills_its_worker_processes_at_once(raw, tiny_model, tmp_path):
+    """The export runs in the worker's process; a cancel stops its process pool from the job's cancel check."""
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"version": 1, "name": "b", "model": str(tiny_model), "materials": [
+        {"class": "brick", "seeds": list(range(8)), "sizes": [1024], "tile_size_m": 1.0}]}))
+    raw.send({"id": "p", "op": "export_library", "params": {"spec": str(big), "out_dir": str(tmp_path / "out"),
+                                                             "workers": 2, "cache": str(tmp_path / "cache")}})
+    deadline = time.monotonic() + 120
+    while len(_children(raw.proc.pid)) < 2:  # the pool's processes (spawned: a resource tracker may join them)
+        assert time.monotonic() < deadline, "no worker processes started"
+        time.sleep(0.05)
+    started = time.monotonic()
+    raw.send({"id": "stop", "op": "cancel", "params": {"target": "p"}})
+    event = next(e for e in iter(raw.read, None) if e["id"] == "p" and e["event"] in ("result", "error"))
+    assert event["code"] == "cancelled", event
+    while [c for c in _children(raw.proc.pid) if Path(f"/proc/{c}/cmdline").read_bytes().count(b"spawn_main")]:
+        assert time.monotonic() - started < 2.0, "the pool's processes outlived the cancel"
+        time.sleep(0.05)
+    raw.send({"id": "after", "op": "ping"})
+    assert raw.until_done("after")[-1]["event"] == "result"
 
 
 def test_a_rebuild_removes_what_the_previous_build_wrote_and_nothing_else(raw, tmp_path):
