@@ -12,6 +12,9 @@ Figures (docs/METRICS.md), each output against the photo at its own pixel scale 
 * colour_w1: output base colour vs photo;
 * seam_ratio of every map (basecolor, normal, roughness, height, ao) at 512²; beside it the photo's own
   seam_ratio (what a non-tileable image scores).
+* The autoencoder's ceiling on the photo: ``recon_psnr_db`` (the photo encoded and decoded under the 'any'
+  condition that photos use, the model's loss margin cropped off) and ``photo_c2st_recon`` (photo crops against
+  the reconstruction's): no sampler can make a material look more like the photo than its reconstruction does.
 Sheet: ``benchmarks/out/photo_sheet.png``, per photo a row: photo | scenegen | G'MIC, 512² each.
 Prints a table and one JSON line. Usage:
     python benchmarks/photo.py [--model DIR] [--classes brick,grass,gravel] [--quick]
@@ -81,6 +84,18 @@ def material_figures(material: Material, photo: np.ndarray) -> dict[str, float]:
     return figures
 
 
+def reconstruction_figures(model, photo: np.ndarray) -> dict[str, float]:
+    """recon_psnr_db and photo_c2st_recon of the photo (see the module docstring)."""
+    from scenegen.model.sample import condition_weights, decode, encode
+
+    latent = encode(model, photo)
+    recon = decode(model, latent, condition_weights(model.config, model.config.any_class, *latent.shape[1:]))
+    m = model.config.loss_margin
+    inner = (slice(m, -m), slice(m, -m))
+    return {"recon_psnr_db": metrics.reconstruction_psnr(recon[inner], photo[inner]),
+            "photo_c2st_recon": metrics.photo_c2st(photo[inner], recon[inner], CROP)}
+
+
 def write_sheet(path: Path, rows: list[list[np.ndarray | None]]) -> Path:
     """Per row: the images side by side (a missing one is a grey square of the row's height), white gaps."""
     height = max(im.shape[0] for row in rows for im in row if im is not None)
@@ -116,7 +131,8 @@ def main() -> None:
         photo = load_photo(name)
         t0 = time.perf_counter()
         material = material_from_image(photo, size=SIZE, seed=0, model=model)
-        row = {"photo_seam_ratio": metrics.seam_ratio(photo), "scenegen_s": time.perf_counter() - t0}
+        row = {"photo_seam_ratio": metrics.seam_ratio(photo), "scenegen_s": time.perf_counter() - t0,
+               **reconstruction_figures(model, photo)}
         row.update({f"scenegen_{k}": v for k, v in material_figures(material, photo).items()})
         gmic_out, gmic_s, note = (None, None, "--no-gmic: G'MIC column skipped") if args.no_gmic else gmic_texture(photo, SIZE)
         if gmic_out is not None:
@@ -134,7 +150,8 @@ def main() -> None:
     keys = ["photo_c2st", "colour_w1"] + [f"seam_{m}" for m in MAPS]
     print(f"{'photo':<9}{'method':<10}" + "".join(f"{k:>15}" for k in keys) + f"{'seconds':>10}")
     for name, row in rows.items():
-        print(f"{name:<9}{'photo':<10}" + f"{'':>15}{'':>15}{row['photo_seam_ratio']:>15.3f}")
+        print(f"{name:<9}{'photo':<10}" + f"{'':>15}{'':>15}{row['photo_seam_ratio']:>15.3f}"
+              f"   (reconstruction: {row['recon_psnr_db']:.2f} dB, photo_c2st_recon {row['photo_c2st_recon']:.3f})")
         for method in ("scenegen", "gmic"):
             if f"{method}_photo_c2st" in row:
                 print(f"{'':<9}{method:<10}" + "".join(f"{row[f'{method}_{k}']:>15.3f}" for k in keys)
