@@ -409,6 +409,8 @@ def test_compress_ktx2_and_meshopt(tmp_path: Path, scene_glbs: dict[str, Path], 
 
 def test_export_and_build_compress(tmp_path: Path, exports: dict[str, Path], tiny_model: Path,
                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    from scenegen.errors import ScenegenError
+    from scenegen.export.targets import get_target
     from scenegen.scene.gltf_compress import compress_unavailable
     from test_scene_support import cli, small_scene, write_scene
 
@@ -440,6 +442,20 @@ def test_export_and_build_compress(tmp_path: Path, exports: dict[str, Path], tin
     again = export_library(library, out, target="godot", workers=1, progress=False)
     assert again.built == 2, "compressed and plain exports are different items: switching rebuilds"
     assert "compressed" not in json.loads((out / "manifest.json").read_text())
+    # export --compress ktx2: every .glb KTX2 + meshopt, with the validator's known KTX2 warnings and nothing else.
+    code, stdout, stderr = cli("export", str(library), "--out", str(tmp_path / "ktx2-export"), "--target", "godot",
+                               "--workers", "1", "--compress", "ktx2", "--json", "--quiet")
+    assert code == 0, stderr
+    payload = json.loads(stdout)
+    assert payload["compressed"] == "ktx2" and payload["built"] == 2, payload
+    assert "KTX2" in json.loads((tmp_path / "ktx2-export" / "manifest.json").read_text())["compressed"]
+    for glb in sorted((tmp_path / "ktx2-export").rglob("*.glb")):
+        gltf = read_glb_json(glb.read_bytes())
+        assert {"KHR_texture_basisu", "EXT_meshopt_compression"} <= set(gltf["extensionsRequired"]), glb
+        assert_ktx2_validator_limit(validate_gltf(glb), len(gltf["images"]))
+    assert [get_target(n).key_name for n in ("godot", "godot+webp", "unity+ktx2")] == ["godot", "godot+webp", "unity+ktx2"]
+    with pytest.raises(ScenegenError, match="unknown export target"):
+        get_target("godot+png")
     # build --compress: scene.glb compressed (WebP by default), validated, recorded in build.json.
     scene = write_scene(tmp_path / "scene", small_scene(objects=small_scene()["objects"][:1], scatter=[]))
     code, stdout, stderr = cli("build", str(scene), "--out", str(tmp_path / "build"), "--cache", str(tmp_path / "c"),

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
                              allow_outside=args.allow_outside, compress=args.compress, cache=args.cache,
                              use_cache=not args.no_cache)
     if args.json:
-        emit_json({"command": "export", "target": args.target, "compressed": bool(args.compress),
+        emit_json({"command": "export", "target": args.target, "compressed": args.compress or False,
                    "out": str(summary.out), "manifest": str(summary.out / "manifest.json"), "total": summary.total,
                    "built": summary.built, "cached": summary.cached, "skipped": summary.skipped,
                    "failed": [{"name": name, "error": error} for name, error in summary.failed],
@@ -86,9 +86,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-outside", action="store_true",
                    help="allow the photos and the model / sprite_model directories that the library names to lie "
                         "outside the library file's folder (--model / --sprite-model may lie anywhere)")
-    p.add_argument("--compress", action="store_true",
-                   help="every .glb with KTX2 textures (UASTC normals/ORM, ETC1S colour) and meshopt geometry, via "
-                        "glTF-Transform (needs Node.js and `npm install`; the PNG sets are unchanged)")
+    p.add_argument("--compress", nargs="?", const="webp", default=None, choices=("webp", "ktx2"),
+                   help="compress every .glb via glTF-Transform (needs Node.js and `npm install`; the PNG sets are "
+                        "unchanged): webp (the default: WebP textures; Blender loads it) or ktx2 (KTX2 textures + "
+                        "meshopt geometry, for runtime loaders); docs/ENGINES.md")
     p.add_argument("--cache", default=None,
                    help="cache folder shared with material and build (default: $SCENEGEN_CACHE or ./.cache)")
     p.add_argument("--no-cache", action="store_true", help="generate every item afresh, store nothing")

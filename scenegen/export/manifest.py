@@ -20,7 +20,7 @@ from .. import __version__
 from ..errors import ScenegenError
 from ..fsutil import atomic_path, atomic_write_text, sha256_bytes, sha256_file
 from .library import WorkItem
-from .targets import COMPRESS_SUFFIX, TARGETS
+from .targets import TARGETS
 
 MANIFEST = "manifest.json"
 STATE_DIR = ".scenegen-export"
@@ -75,7 +75,7 @@ def item_key(item: WorkItem, model_hash: str, target: str) -> str:
                "model_hash": model_hash, "target": target}
     if item.kind == "sprites":  # a sprite set recorded before its files changed is built again
         payload["sprite_files"] = SPRITE_FILES_VERSION
-    spec = TARGETS.get(target.removesuffix(COMPRESS_SUFFIX))
+    spec = TARGETS.get(target.partition("+")[0])  # godot+webp: godot's
     if spec is not None and spec.files_version is not None:  # so are the items of a target whose files changed
         payload["target_files"] = spec.files_version
     return sha256_bytes(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8"))

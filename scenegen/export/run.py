@@ -42,7 +42,7 @@ from .build import Check, ItemCache
 from .executors import Executor, make_executor
 from .library import WorkItem, expand_library, load_library
 from .progress import ItemListener, Progress, format_duration
-from .targets import COMPRESS_SUFFIX, get_target
+from .targets import get_target
 
 CONTACT_SHEET = "contact_sheet.png"
 THUMBNAIL = 128
@@ -162,14 +162,14 @@ def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathL
                    workers: Optional[int] = None, ray: Optional[str] = None, model: Optional[str] = None,
                    sprite_model: Optional[str] = None, progress: bool = True,
                    on_item: Optional[ItemListener] = None, allow_outside: bool = False,
-                   compress: bool = False, cache: str | os.PathLike[str] | None = None, use_cache: bool = True,
+                   compress: bool | str = False, cache: str | os.PathLike[str] | None = None, use_cache: bool = True,
                    check: Check = None) -> ExportSummary:
     """Export every item of ``library_path`` into ``out_dir`` (resuming), then the contact sheet and manifest.
 
     ``workers``: local processes (default: the cores); ``ray``: ``"auto"``, ``"local"`` or a cluster address.
     Failed items are reported in the summary (and left out of the manifest); the others are kept.
     ``allow_outside`` lets photos and the library's ``model``/``sprite_model`` lie outside the library file's
-    folder; ``compress`` writes every ``.glb`` with KTX2 textures and meshopt geometry
+    folder; ``compress`` writes every ``.glb`` compressed: ``"webp"`` (or True) or ``"ktx2"``
     (:mod:`scenegen.scene.gltf_compress`; needs Node.js and the npm packages).
     ``cache``: the reuse service's folder (default ``$SCENEGEN_CACHE`` or ``./.cache``; ``use_cache=False``: none).
     ``on_item(done, total, item, ok)`` is told of every finished item (:data:`~scenegen.export.progress.ItemListener`).
@@ -179,12 +179,12 @@ def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathL
     started = time.perf_counter()
     library_file = Path(library_path)
     source = str(library_file)
-    target_spec = get_target(target + COMPRESS_SUFFIX if compress else target)
-    if compress:
-        from ..scene.gltf_compress import compress_unavailable
+    from ..scene.gltf_compress import compress_unavailable, compression_format
 
-        if compress_unavailable():
-            raise ScenegenError(compress_unavailable())
+    fmt = compression_format(compress)
+    target_spec = get_target(f"{target}+{fmt}" if fmt else target)
+    if fmt and compress_unavailable():
+        raise ScenegenError(compress_unavailable())
     library = load_library(library_file)
     items = expand_library(library, library_file.parent, source, allow_outside=allow_outside)
     if not items:
@@ -243,7 +243,7 @@ def export_library(library_path: str | os.PathLike[str], out_dir: str | os.PathL
             extra[CONTACT_SHEET] = sha256_bytes(sheet)
         M.write_manifest(out, target=target_spec.name, normal_convention=target_spec.normal_convention,
                          models={"texture": hashes["material"], "sprites": hashes["sprites"]},
-                         records=records, files=extra, compressed=compress)
+                         records=records, files=extra, compressed=fmt)
         finished = True
     finally:
         lock.release(tidy=finished)

@@ -54,7 +54,7 @@ class Target:
     normal_suffix: str = "_normal"
     height_bits: int = 16
     files_version: int | None = None
-    compress: bool = False  # KTX2 + meshopt .glb files (``--compress``; the name then ends in COMPRESS_SUFFIX)
+    compress: str | None = None  # "webp" / "ktx2": compressed .glb files (``--compress``; key_name ends in +FORMAT)
 
     @property
     def layout(self) -> SetLayout:
@@ -65,11 +65,8 @@ class Target:
 
     @property
     def key_name(self) -> str:
-        """The name workers and item keys know this target by: ``godot``, or ``godot+compress``."""
-        return self.name + (COMPRESS_SUFFIX if self.compress else "")
-
-
-COMPRESS_SUFFIX = "+compress"
+        """The name workers and item keys know this target by: ``godot``, or ``godot+webp`` / ``godot+ktx2``."""
+        return self.name + (f"+{self.compress}" if self.compress else "")
 
 
 TARGETS: dict[str, Target] = {
@@ -85,22 +82,23 @@ TARGETS: dict[str, Target] = {
 
 
 def get_target(name: str) -> Target:
-    """The Target called ``name``; ScenegenError listing the choices otherwise."""
+    """The Target called ``name`` (a :attr:`Target.key_name`); ScenegenError listing the choices otherwise."""
     from ..errors import ScenegenError
+    from ..scene.gltf_compress import FORMATS
 
-    base, compress = (name[:-len(COMPRESS_SUFFIX)], True) if name.endswith(COMPRESS_SUFFIX) else (name, False)
-    if base not in TARGETS:
+    base, _, compress = name.partition("+")
+    if base not in TARGETS or (compress and compress not in FORMATS):
         raise ScenegenError(f"unknown export target {name!r}; choose one of: {', '.join(TARGETS)}")
-    return replace(TARGETS[base], compress=True) if compress else TARGETS[base]
+    return replace(TARGETS[base], compress=compress) if compress else TARGETS[base]
 
 
 def finish_glb(data: bytes, target: Target) -> bytes:
-    """A GLB as the target ships it: as written, or KTX2 + meshopt compressed (:mod:`scenegen.scene.gltf_compress`)."""
+    """A GLB as the target ships it: as written, or compressed in its format (:mod:`scenegen.scene.gltf_compress`)."""
     if not target.compress:
         return data
     from ..scene.gltf_compress import compress_glb
 
-    return compress_glb(data)[0]
+    return compress_glb(data, target.compress)[0]
 
 
 def unity_guid(path: str) -> str:
