@@ -57,7 +57,7 @@ async function encode(image, data) {
   return { bytes: await encodeToKTX2(image, options), mime: "image/ktx2", mode: data ? "uastc" : "etc1s" };
 }
 
-sharp.concurrency(1);  // one libvips thread: the same bytes on every machine
+sharp.concurrency(1);  // one libvips thread (the encodes run one after another; same input, same bytes: tested)
 await MeshoptEncoder.ready;
 const logger = new Logger(Logger.Verbosity.ERROR);
 const io = new NodeIO().setLogger(logger).registerExtensions(ALL_EXTENSIONS).registerDependencies({ "meshopt.encoder": MeshoptEncoder });
