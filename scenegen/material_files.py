@@ -1,8 +1,9 @@
 """The one material-set writer: a :class:`~scenegen.materials.Material` as files, by one set of conventions.
 
-Every caller encodes a texture set here: ``scenegen material`` and the worker (:func:`save_material`, files in a
+Every caller encodes a texture set here: ``scenegen material`` and the worker (:func:`serve_material`, files in a
 folder), library export (:func:`encode_material` with an engine target's :class:`SetLayout`, see
-:mod:`scenegen.export.targets`) and scene builds (:func:`encode_material` with the maps a GLB embeds).
+:mod:`scenegen.export.targets`) and scene builds (:func:`set_entry`, in memory). All of them key a set the same way
+(:func:`material_request`, options normalised by :func:`map_options`) and share its cache entry.
 
 * **Names**: ``NAME_basecolor.png``, ``NAME<normal_suffix>.png`` (``_normal``; Unreal: ``_normal_dx``),
   ``NAME_roughness.png``, ``NAME_height.png``, ``NAME_ao.png``, ``NAME_orm.png``; optional ``NAME_mask.png``
@@ -223,20 +224,59 @@ def save_material(material: Material, out_dir: str | os.PathLike[str], *, normal
 
 
 # ---------------------------------------------------------------------------------------------------- reuse
-MATERIALS_NAMESPACE = "materials"  # the cache namespace of material sets (the CLI's and the worker's)
+MATERIALS_NAMESPACE = "materials"  # the cache namespace of material sets (every caller's)
 PARAMS_FILE = "params.json"  # the Material.params of a cached set, beside its PNGs in the entry
+#: The set a key names when a caller wants only the maps (export, scene builds, ``scenegen material
+#: --no-preview``): the six maps, OpenGL normals, 16-bit height, no preview.
+SET_LAYOUT = SetLayout()
+MAP_OPTIONS = ("normal_strength", "roughness_range", "ao_strength", "metallic")  # derive_maps' knobs
+
+
+def map_options(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The map options of ``params`` (any of :data:`MAP_OPTIONS`; others ignored) that differ from
+    :func:`scenegen.materials.derive_maps`'s defaults, as floats: what a material request records, so a request
+    that leaves an option at its default has the key of one that states it. Also what to pass to the API."""
+    import inspect
+
+    from .materials import derive_maps
+
+    defaults = {name: p.default for name, p in inspect.signature(derive_maps).parameters.items()}
+    options = {}
+    for key in MAP_OPTIONS:
+        if params is not None and params.get(key) is not None:
+            value = tuple(float(v) for v in params[key]) if key == "roughness_range" else float(params[key])
+            if value != defaults[key]:
+                options[key] = value
+    return options
 
 
 def material_request(*, source: str, cls: str | None, seed: int, size: int, layout: SetLayout,
                      model_identity: str, grain: float = 0.0, scale: float | None = None,
                      options: Mapping[str, Any] | None = None, photo: str | os.PathLike[str] | None = None) -> Request:
-    """The reuse request of a material set, the same for ``scenegen material`` and the worker: every parameter
-    that decides its bytes, the model's identity and the photo's SHA-256 (never the set's name or folder)."""
+    """The reuse request of a material set, the same for every caller (``scenegen material``, the worker's
+    material ops, library export, scene builds): every parameter that decides its bytes, the model's identity and
+    the photo's SHA-256 (never the set's name or folder). ``options`` are normalised by :func:`map_options`;
+    ``scale`` is a photo's (None for a class)."""
     parameters = {"source": source, "class": cls, "seed": int(seed), "size": int(size),
                   "normal_convention": layout.normal_convention, "grain": float(grain), "scale": scale,
-                  "preview": layout.preview, "options": json.loads(json.dumps(dict(options or {})))}
+                  "preview": layout.preview, "options": json.loads(json.dumps(map_options(options)))}
     return request("material", parameters, model_identity=model_identity,
                    inputs={"photo": photo} if photo is not None else None)
+
+
+def _params_json(material: Material) -> bytes:
+    return (json.dumps(material.params, sort_keys=True) + "\n").encode("utf-8")
+
+
+def set_entry(material: Material, layout: SetLayout = SET_LAYOUT, *, workers: int = PNG_WRITERS) -> dict[str, bytes]:
+    """A cache entry of ``material``'s set in ``layout`` (PNG maps only), in memory: ``{map}.png`` and
+    ``params.json``; with :data:`SET_LAYOUT` the files :func:`serve_material` stores."""
+    if layout.preview or layout.glb:
+        raise ValueError("a set entry holds maps only")
+    encoded = encode_material(material, "m", layout, workers=workers)
+    entry = {f"{key}.png": encoded[f"m{layout.suffix(key)}"] for key in layout.maps}
+    entry[PARAMS_FILE] = _params_json(material)
+    return entry
 
 
 def serve_material(reuse: Reuse, req: Request, name: str, out_dir: str | os.PathLike[str], layout: SetLayout,
@@ -252,7 +292,7 @@ def serve_material(reuse: Reuse, req: Request, name: str, out_dir: str | os.Path
         material = make()
         written = write_material(material, folder, "m", layout, progress=progress)
         record = folder / PARAMS_FILE
-        record.write_text(json.dumps(material.params, sort_keys=True) + "\n", encoding="utf-8")
+        record.write_bytes(_params_json(material))
         return {**{f"{key}.png": path for key, path in written.items()}, PARAMS_FILE: record}
 
     served = reuse.files(req, {f"{key}.png": path for key, path in paths.items()}, write, read=(PARAMS_FILE,),

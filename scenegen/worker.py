@@ -246,7 +246,6 @@ def _write_material(job: Job, make: Callable[[Any, Callable[[float], None]], Any
     """Shared tail of the material ops: the set from the reuse service (the cache ``scenegen material`` uses:
     ``params.cache``, else ``$SCENEGEN_CACHE`` or ``./.cache``), else generated, cached and copied out whole."""
     from . import api
-    from .export.build import map_options
     from .material_files import MATERIALS_NAMESPACE, SetLayout, material_request, serve_material
     from .materials import check_normal_convention
     from .reuse import Reuse
@@ -259,9 +258,9 @@ def _write_material(job: Job, make: Callable[[Any, Callable[[float], None]], Any
     model = api.load_model(job.model())
     if check is not None:
         check(model)
-    # the key scenegen material and library export give the same request (options at their defaults left out)
+    # the key scenegen material, library export and scene builds give the same request
     req = material_request(source=source, cls=cls, seed=seed, size=size, layout=layout, model_identity=model.identity,
-                           options=map_options(options), scale=1.0 if photo is not None else None, photo=photo)
+                           options=options, scale=1.0 if photo is not None else None, photo=photo)
     started = time.perf_counter()
     message = f"generating {name} ({size}×{size})"
 

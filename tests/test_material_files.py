@@ -159,3 +159,27 @@ def test_an_unusable_cache_is_one_warning_and_the_work_is_done(material, tmp_pat
     paths, _, hit = MF.serve_material(reuse, req, "m", out, layout, lambda: material)
     assert not hit and all(p.is_file() for p in paths.values())
     assert len(warnings) == 1 and "not usable" in warnings[0]
+
+
+def test_a_request_normalises_its_map_options() -> None:
+    """One key however a caller states the options: defaults left out, ints and lists as floats and tuples, other
+    keys ignored; an option that changes the maps changes the key."""
+    def key(options) -> str:
+        return MF.material_request(source="class", cls="x", seed=0, size=64, layout=MF.SET_LAYOUT,
+                                   model_identity="abc", options=options).key
+
+    assert key(None) == key({}) == key({"normal_strength": 1, "roughness_range": [0.45, 0.95], "ao_strength": None,
+                                        "metallic": 0.0, "name": "ignored"})
+    assert key({"roughness_range": (0.2, 0.6)}) == key({"roughness_range": [0.2, 0.6], "metallic": 0})
+    assert len({key(None), key({"roughness_range": [0.2, 0.6]}), key({"metallic": 1}), key({"normal_strength": 2})}) == 4
+    assert MF.map_options({"roughness_range": [0, 1], "ao_strength": 1.0}) == {"roughness_range": (0.0, 1.0)}
+
+
+def test_a_set_entry_in_memory_is_the_entry_serve_material_stores(material, tmp_path: Path) -> None:
+    reuse = Reuse(MF.MATERIALS_NAMESPACE, tmp_path / "cache")
+    req = MF.material_request(source="class", cls="x", seed=0, size=64, layout=MF.SET_LAYOUT, model_identity="abc")
+    (tmp_path / "out").mkdir()
+    MF.serve_material(reuse, req, "m", tmp_path / "out", MF.SET_LAYOUT, lambda: material)
+    entry = MF.set_entry(material)
+    assert sorted(entry) == sorted([f"{k}.png" for k in MF.MAP_NAMES] + [MF.PARAMS_FILE])
+    assert reuse.get(req, sorted(entry)) == entry

@@ -42,7 +42,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 import numpy as np
 
 from ..errors import ScenegenError
-from ..material_files import SetLayout
+from ..material_files import SetLayout, map_options
 from .library import WorkItem
 from .targets import Target, finish_material_files, get_target
 
@@ -98,24 +98,6 @@ def model_bytes(directory: str | os.PathLike[str]) -> dict[str, bytes]:
         return {name: (root / name).read_bytes() for name in MODEL_FILES}
     except OSError as exc:
         raise ScenegenError(f"{root}: cannot read the model files ({exc.__class__.__name__}: {exc})") from None
-
-
-def map_options(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The map options of ``params`` that differ from :func:`scenegen.materials.derive_maps`'s defaults (what a
-    material request records: a request that leaves an option at its default has the same key as one that
-    states it)."""
-    import inspect
-
-    from ..materials import derive_maps
-
-    defaults = {name: p.default for name, p in inspect.signature(derive_maps).parameters.items()}
-    options = {}
-    for key in ("normal_strength", "roughness_range", "ao_strength", "metallic"):
-        if key in params and params[key] is not None:
-            value = tuple(float(v) for v in params[key]) if key == "roughness_range" else float(params[key])
-            if value != defaults[key]:
-                options[key] = value
-    return options
 
 
 def extras(size: int) -> tuple[str, ...]:
