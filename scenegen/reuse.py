@@ -1,7 +1,7 @@
 """The one reuse service: finished work found by content before it is redone.
 
 ``scenegen material``, the worker's material ops, scene builds (:mod:`scenegen.build.assets`) and library export
-ask it first. A request is keyed by :func:`scenegen.cache.request_record`: the cache format, scenegen's version and
+ask it first; a material set has one key whichever of them asks (:func:`scenegen.material_files.material_request`). A request is keyed by :func:`scenegen.cache.request_record`: the cache format, scenegen's version and
 source fingerprint, the kind, the model's identity (:attr:`scenegen.model.directory.ModelInfo.identity`), every
 parameter that decides the bytes and the SHA-256 of every input file; so a hit is always what a fresh run would
 make, wherever the request came from. Entries live in the content-addressed :class:`scenegen.cache.Cache`
@@ -20,7 +20,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from .cache import Cache, cache_key, request_record
 
@@ -95,16 +95,20 @@ class Reuse:
         except OSError as exc:
             self._unusable(exc)
 
-    def bytes(self, req: Request, names: list[str], make: Callable[[], dict[str, bytes]]) -> tuple[dict[str, bytes], bool]:
-        """``(files, hit)``: the entry's ``names`` if cached, else ``make()``'s files, stored for next time."""
-        got = self.get(req, names)
-        if got is not None:
-            self.hits += 1
-            return got, True
+    def bytes(self, req: Request, names: list[str], make: Callable[[], dict[str, bytes]], *,
+              also: Sequence[Request] = ()) -> tuple[dict[str, bytes], bool]:
+        """``(files, hit)``: the entry's ``names`` if cached, else those of the first entry of ``also`` (requests
+        whose entries hold the same files among others, e.g. a set with its preview; never written), else
+        ``make()``'s files (``names`` and any more the entry keeps), stored under ``req`` for next time."""
+        for each in (req, *also):
+            got = self.get(each, names)
+            if got is not None:
+                self.hits += 1
+                return got, True
         self.misses += 1
         files = make()
         self.put(req, files)
-        return files, False
+        return {name: files[name] for name in names}, False
 
     # --------------------------------------------------------------------------------------------- folders
     def files(self, req: Request, destinations: Mapping[str, Path],

@@ -83,6 +83,35 @@ def test_the_material_command_and_export_share_sets(library: Path, tiny_model: P
     assert tree(tmp_path / "out") == tree(tmp_path / "out-b")
 
 
+def test_scene_builds_and_export_share_sets(library: Path, tiny_model: Path, tmp_path: Path) -> None:
+    """A scene's class material is the request export makes for the same class, seed, size and map options (a
+    library's roughness_range is a scene's roughness): each serves the other, the same PNG bytes."""
+    from scenegen.build import BuildOptions, build_scene
+
+    scene = tmp_path / "scene" / "scene.json"
+    scene.parent.mkdir()
+    scene.write_text(json.dumps({
+        "name": "s", "camera": {"position": [0, 2, 6], "target": [0, 0, 0]},
+        "render": {"width": 32, "height": 16, "antialias": 1},
+        "materials": {"g": {"class": "gravel", "seed": 0, "size": 64}, "b": {"class": "brick", "seed": 1, "size": 64,
+                                                                           "roughness": [0.2, 0.6]}},
+        "objects": [{"type": "box", "material": m, "size_m": [1, 1, 1], "position": [x, 0, 0]}
+                    for m, x in (("g", -1), ("b", 1))]}))
+
+    def build(cache: Path, out: Path):
+        return build_scene(scene, BuildOptions(out_dir=out, texture_model=tiny_model, cache_root=cache))
+
+    assert export(library, tmp_path / "out", cache=tmp_path / "a").cached == 0
+    assert build(tmp_path / "a", tmp_path / "scene-a").counts["cache_hits"] == 2  # export first, then the build
+    assert build(tmp_path / "b", tmp_path / "scene-b").counts["cache_misses"] == 2  # the build first, then export
+    assert export(library, tmp_path / "out-b", cache=tmp_path / "b").cached == 2  # both sets (not the sprites)
+    assert tree(tmp_path / "out") == tree(tmp_path / "out-b") and tree(tmp_path / "scene-a") == tree(tmp_path / "scene-b")
+    glb = (tmp_path / "scene-a" / "scene.glb").read_bytes()
+    for item in ("gravel_0_64", "brick_1_64"):
+        for kind in ("basecolor", "normal", "orm"):
+            assert (tmp_path / "out" / "materials" / item / f"{item}_{kind}.png").read_bytes() in glb, (item, kind)
+
+
 _RACER = """
 import sys, time
 from scenegen.reuse import Reuse, request

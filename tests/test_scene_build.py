@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gltf_validation import describe, validate_gltf, validator_available
@@ -117,3 +118,40 @@ def test_failures_write_nothing(first_build: dict, models: list[str], tmp_path: 
                        "--preview", *models)
     assert code == 0, err
     assert (out / "render.png").exists()
+
+
+def test_material_sets_are_shared_with_the_material_command(models: list[str], tiny_model: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scene's class or photo material is the request `scenegen material` makes for that class or photo, seed, size
+    and map options: served from the entry whichever of the two made it (with or without the command's preview)."""
+    from scenegen.imaging import save_png
+
+    cache, sets = tmp_path / "cache", tmp_path / "sets"
+    monkeypatch.setenv("SCENEGEN_CACHE", str(cache))  # the material command's cache; the build's is --cache
+    rng = np.random.default_rng(0)
+    save_png(tmp_path / "scene" / "wall.png", rng.random((96, 80, 3), dtype=np.float32))
+    model = ["--model", str(tiny_model), "--out", str(sets), "--size", "64", "--quiet"]
+    assert cli("material", "brick", "--seed", "2", *model)[0] == 0  # with its preview, the command's default
+    assert cli("material", "--from-image", str(tmp_path / "scene" / "wall.png"), "--seed", "5", "--no-preview",
+               *model)[0] == 0
+    objects = [{"type": "box", "name": name, "material": name, "size_m": [1, 1, 1], "position": [2.0 * i - 3, 0, 0]}
+               for i, name in enumerate(("wall", "photo", "rough", "gravel"))]
+    scene = write_scene(tmp_path / "scene", {
+        "name": "shared", "objects": objects, "camera": {"position": [0, 2, 8], "target": [0, 0, 0]},
+        "render": {"width": 64, "height": 32, "antialias": 1},
+        "materials": {"wall": {"class": "brick", "seed": 2, "size": 64, "tile_size_m": 3.0},
+                      "photo": {"image": "wall.png", "seed": 5, "size": 64},
+                      "rough": {"class": "brick", "seed": 2, "size": 64, "roughness": [0.2, 0.6]},
+                      "gravel": {"class": "gravel", "seed": 0, "size": 64, "normal_strength": 1.0}}})
+    code, out, err = cli("build", str(scene), "--out", str(tmp_path / "out"), "--cache", str(cache), *models)
+    assert code == 0, err
+    assert "cache      2 hits, 2 generated" in out, out  # rough: other map options, another key
+    glb = (tmp_path / "out" / "scene.glb").read_bytes()
+    for stem in ("brick_2", "wall_5"):
+        for key in ("basecolor", "normal", "orm"):
+            assert (sets / f"{stem}_{key}.png").read_bytes() in glb, (stem, key)
+    code, out, err = cli("material", "gravel", "--seed", "0", "--no-preview", "--json", *model)
+    assert code == 0, err
+    made = json.loads(out)["materials"][0]
+    assert made["cached"], "the build's set serves the command"
+    assert Path(made["files"]["basecolor"]).read_bytes() in glb

@@ -2,16 +2,27 @@
 (through :mod:`scenegen.api` and :mod:`scenegen.sprite_gen`) once, then served from the cache.
 
 Everything leaves this module finished, as PNG bytes (what the GLB embeds and what the renderer decodes;
-encoded by the one material-set writer, :mod:`scenegen.material_files`) and 8-bit sprites, ready for :func:`scenegen.scene.compose.compose`; :mod:`scenegen.scene` itself never
-generates anything. A
-generated image is quantised to 8 bits *before* anything else uses it, so a cold build (generating) and
-a warm build (reading the cache) produce byte-identical files. A sprite atlas's normal map is derived from
-those 8-bit sprites on every build (:func:`scenegen.sprites.sprite_normal_atlas`, milliseconds), not cached.
+encoded by the one material-set writer, :mod:`scenegen.material_files`) and 8-bit sprites, ready for
+:func:`scenegen.scene.compose.compose`; :mod:`scenegen.scene` itself never generates anything. A generated image
+is quantised to 8 bits *before* anything else uses it, so a cold build (generating) and a warm build (reading the
+cache) produce byte-identical files. A sprite atlas's normal map is derived from those 8-bit sprites on every
+build (:func:`scenegen.sprites.sprite_normal_atlas`, milliseconds), not cached.
 
-Cached through the reuse service (:mod:`scenegen.reuse`, namespace ``scene-assets``); keys hold the model's identity
-(:attr:`scenegen.model.directory.ModelInfo.identity`: SHA-256 of its ``config.json``, which records the
-SHA-256 of every weight file; the files are verified against it before anything is served), the fully
-defaulted spec entry, the SHA-256 of every input file, and for path masks the path's points.
+Cached through the reuse service (:mod:`scenegen.reuse`); every key holds the model's identity
+(:attr:`scenegen.model.directory.ModelInfo.identity`: SHA-256 of its ``config.json``, which records the SHA-256 of
+every weight file; the files are verified against it before anything is served):
+
+* a material of a ``class`` or an ``image`` is the request ``scenegen material``, the worker's material ops and
+  library export make for the same class or photo (its SHA-256), seed, size and map options
+  (:func:`scenegen.material_files.material_request`, namespace ``materials``): one entry, the six maps and
+  ``params.json``, whoever made it; the build takes its colour, normal and ORM maps. A set ``scenegen material``
+  wrote with its preview (the command's default) is served too. ``tile_size_m`` is no part of the key: it decides
+  the GLB, not the maps.
+* a ``blend`` has no such request (two classes, a mask image's SHA-256 or a path's points): kind
+  ``scene-material``, namespace ``scene-assets``, keyed on the entry's settings, the mask file's SHA-256 and, for a
+  path mask, the path; its entry holds only the three maps a build uses (and ``params.json``).
+* a sprite entry (kind ``scene-sprites``, namespace ``scene-assets``): class, seed, variants and size; its 8-bit
+  sprites, atlas and frames.
 """
 
 from __future__ import annotations
@@ -25,20 +36,21 @@ import numpy as np
 from ..cache import Cache
 from ..errors import ScenegenError
 from ..imaging import encode_png
-from ..material_files import SetLayout, encode_material
+from ..material_files import MATERIALS_NAMESPACE, SET_LAYOUT, SetLayout, map_options, material_request, set_entry
 from ..model.directory import ModelInfo, inspect
-from ..reuse import Reuse, request
+from ..reuse import Request, Reuse, request
 from ..scene.composed import SceneAssets, SceneMaterial, SpriteSet
 from ..scene.loader import LoadedScene, used_names
 from ..scene.paths import path_mask
 from ..scene.render import decode_png
 from ..scene.spec import MaterialSpec, PathMask, SpriteSpec
 
-ASSET_FORMAT = 2  # bump when what is cached changes
+ASSET_FORMAT = 3  # bump when what is cached changes
 ATLAS_PADDING = 4
 #: What a scene's GLB and renderer take of a material set (:mod:`scenegen.material_files`): the colour, the
 #: OpenGL normal map and the packed ORM, 8-bit.
 GLB_MAPS = SetLayout(maps=("basecolor", "normal", "orm"))
+PREVIEW_LAYOUT = SetLayout(preview=True)  # the set of `scenegen material` by default: the same maps, a preview more
 
 
 #: A model directory as builds see it (path, identity, classes; verified, weights not loaded).
@@ -52,11 +64,13 @@ def model_ref(path: Path, what: str) -> ModelRef:
 
 class AssetStore:
     """Materials and sprites for one build, through the reuse service (:mod:`scenegen.reuse`) over ``cache``
-    (None: no cache); counts cache hits and misses."""
+    (the ``scene-assets`` namespace; None: no cache) and the ``materials`` namespace beside it (the one every
+    material set shares); counts cache hits and misses."""
 
     def __init__(self, cache: Cache | None, texture_model: ModelRef | None, sprite_model: ModelRef | None,
                  progress: Callable[[str], None] = lambda _m: None) -> None:
         self.reuse = Reuse.of(cache, warn=progress)
+        self.sets = Reuse.of(None if cache is None else Cache(MATERIALS_NAMESPACE, cache.folder.parent), warn=progress)
         self.texture_model = texture_model
         self.sprite_model = sprite_model
         self.progress = progress
@@ -66,16 +80,16 @@ class AssetStore:
 
     @property
     def hits(self) -> int:
-        return self.reuse.hits
+        return self.reuse.hits + self.sets.hits
 
     @property
     def misses(self) -> int:
-        return self.reuse.misses
+        return self.reuse.misses + self.sets.misses
 
-    def _cached(self, kind: str, params: dict, inputs: dict[str, Path], identity: str,
+    def _cached(self, kind: str, params: dict, inputs: dict[str, Path], identity: str, names: list[str],
                 make: Callable[[], dict[str, bytes]]) -> dict[str, bytes]:
         req = request(kind, {"format": ASSET_FORMAT, **params}, model_identity=identity, inputs=inputs)
-        return self.reuse.bytes(req, params["_files"], make)[0]
+        return self.reuse.bytes(req, names, make)[0]
 
     def _model(self, which: str):
         if which not in self._loaded:
@@ -106,37 +120,44 @@ class AssetStore:
         spec: MaterialSpec = scene.spec.materials[name]
         if self.texture_model is None:
             raise ScenegenError("internal: no texture model for materials")
-        files = {key: f"m{GLB_MAPS.suffix(key)}" for key in GLB_MAPS.maps}  # m_basecolor.png …
-        params: dict[str, Any] = {"material": spec.model_dump(mode="json", by_alias=True), "name": name,
-                                  "_files": list(files.values())}
-        inputs: dict[str, Path] = {}
-        if spec.image is not None:
-            inputs["image"] = scene.file("materials", name, "image")
-        if spec.blend is not None:
-            if isinstance(spec.blend.mask, PathMask):
-                path = scene.spec.paths[spec.blend.mask.path]
-                params["path"] = path.model_dump(mode="json")
-            else:
-                inputs["mask"] = scene.file("materials", name, "blend", "mask")
+        names = [f"{key}.png" for key in GLB_MAPS.maps]  # basecolor.png, normal.png, orm.png
 
         def make() -> dict[str, bytes]:
             self.progress(f"generating material {name} ({spec.size}²)")
-            return encode_material(self._generate_material(scene, name, spec), "m", GLB_MAPS)
+            return self._generate_material(scene, name, spec)
 
-        pngs = self._cached("scene-material", params, inputs, self.texture_model.identity, make)
+        if spec.blend is None:  # the set every caller shares
+            req, with_preview = self.set_request(scene, name), self.set_request(scene, name, PREVIEW_LAYOUT)
+            pngs = self.sets.bytes(req, names, lambda: set_entry(make()), also=[with_preview])[0]
+        else:
+            params: dict[str, Any] = {"material": spec.model_dump(mode="json", by_alias=True)}
+            inputs: dict[str, Path] = {}
+            if isinstance(spec.blend.mask, PathMask):
+                params["path"] = scene.spec.paths[spec.blend.mask.path].model_dump(mode="json")
+            else:
+                inputs["mask"] = scene.file("materials", name, "blend", "mask")
+            pngs = self._cached("scene-material", params, inputs, self.texture_model.identity, names,
+                                lambda: set_entry(make(), GLB_MAPS))
         return SceneMaterial(
-            name=name, basecolor_png=pngs[files["basecolor"]], normal_png=pngs[files["normal"]],
-            orm_png=pngs[files["orm"]],
+            name=name, basecolor_png=pngs["basecolor.png"], normal_png=pngs["normal.png"], orm_png=pngs["orm.png"],
             metallic_factor=1.0, roughness_factor=1.0, wrap="repeat",
             extras={"tile_size_m": spec.tile_size_m, "size": spec.size},
         )
+
+    def set_request(self, scene: LoadedScene, name: str, layout: SetLayout = SET_LAYOUT) -> Request:
+        """The request of material ``name`` (a ``class`` or an ``image``, not a blend) as ``scenegen material``
+        makes it for that class or photo, seed, size and map options, with ``layout``'s preview and normals."""
+        spec: MaterialSpec = scene.spec.materials[name]
+        photo = scene.file("materials", name, "image") if spec.image is not None else None
+        return material_request(source="class" if photo is None else "photo", cls=spec.class_, seed=spec.seed,
+                                size=spec.size, layout=layout, model_identity=self.texture_model.identity,
+                                scale=None if photo is None else 1.0, options=_options(spec), photo=photo)
 
     def _generate_material(self, scene: LoadedScene, name: str, spec: MaterialSpec):
         from .. import api
 
         model = self._model("texture")
-        options = {"normal_strength": spec.normal_strength, "roughness_range": tuple(spec.roughness),
-                   "ao_strength": spec.ao_strength, "metallic": spec.metallic}
+        options = _options(spec)
         where = ("materials", name)
         try:
             if spec.class_ is not None:
@@ -178,8 +199,7 @@ class AssetStore:
         if self.sprite_model is None:
             raise ScenegenError("internal: no sprite model for sprites")
         names = [f"sprite_{i:02d}.png" for i in range(spec.variants)]
-        params = {"sprite": spec.model_dump(mode="json", by_alias=True, include={"class_", "seed", "variants", "size"}),
-                  "_files": names + ["atlas.png", "frames.json"]}
+        params = {"sprite": spec.model_dump(mode="json", by_alias=True, include={"class_", "seed", "variants", "size"})}
 
         def make() -> dict[str, bytes]:
             self.progress(f"generating sprites {name} ({spec.variants} × {spec.size}²)")
@@ -197,7 +217,8 @@ class AssetStore:
             files["frames.json"] = json.dumps({"frames": frames, "size": [atlas.shape[1], atlas.shape[0]]}).encode()
             return files
 
-        files = self._cached("scene-sprites", params, {}, self.sprite_model.identity, make)
+        files = self._cached("scene-sprites", params, {}, self.sprite_model.identity, names + ["atlas.png", "frames.json"],
+                             make)
         layout = json.loads(files["frames.json"])
         sprites = [_decode_rgba(files[n]) for n in names]
         frames = [tuple(f) for f in layout["frames"]]
@@ -209,6 +230,12 @@ class AssetStore:
             extras={"sprite_class": spec.class_, "variants": spec.variants},
         )
         return SpriteSet(material=material, sprites=sprites, frames=frames, atlas_size=tuple(layout["size"]))
+
+
+def _options(spec: MaterialSpec) -> dict[str, Any]:
+    """The entry's map options as the API takes them and a request records them (defaults left out)."""
+    return map_options({"normal_strength": spec.normal_strength, "roughness_range": spec.roughness,
+                        "ao_strength": spec.ao_strength, "metallic": spec.metallic})
 
 
 def _decode_rgba(png: bytes) -> np.ndarray:
