@@ -45,30 +45,9 @@ MAPS = ("basecolor", "normal", "roughness", "height", "ao")
 SEEDS = {512: 16, 2048: 4}  # materials per class averaged for the seam figures (--big-seeds at the largest size)
 PHOTOS = ("brick", "grass", "gravel")
 TARGETS = {"material_s@512": 0.5, "material_s@2048": 8.0, "peak_rss_gb": 4.0, "seam_ratio": 1.05}
-ROWS = 256  # row block of the streaming seam figures (bounded memory at 8192²)
 
 
 # ------------------------------------------------------------------------------------------ figures
-
-
-def _steps(img: np.ndarray) -> tuple[float, int, float, int]:
-    """Sums and counts of |wrap-around steps| and |interior steps|, in float64, a row block at a time."""
-    arr = img if img.ndim == 3 else img[..., None]
-    h, w = arr.shape[:2]
-    inner_sum, inner_n = 0.0, 0
-    for y0 in range(0, h, ROWS):
-        block = arr[y0 : min(h, y0 + ROWS + 1)].astype(np.float64)  # one row of overlap for the vertical steps
-        inner_sum += float(np.abs(np.diff(block[: min(ROWS, h - y0)], axis=1)).sum() + np.abs(np.diff(block, axis=0)).sum())
-        inner_n += min(ROWS, h - y0) * (w - 1) * arr.shape[2] + (block.shape[0] - 1) * w * arr.shape[2]
-    first_col, last_col = arr[:, 0].astype(np.float64), arr[:, w - 1].astype(np.float64)
-    seam_sum = float(np.abs(first_col - last_col).sum() + np.abs(arr[0].astype(np.float64) - arr[h - 1]).sum())
-    return seam_sum, first_col.size + arr[0].size, inner_sum, inner_n
-
-
-def seam_ratio(img: np.ndarray) -> float:
-    """docs/METRICS.md seam_ratio, streamed over row blocks (equals scenegen.metrics.seam_ratio)."""
-    seam_sum, seam_n, inner_sum, inner_n = _steps(img)
-    return (seam_sum / seam_n) / (inner_sum / inner_n)
 
 
 def _boundary_steps(arr: np.ndarray, xs, ys) -> tuple[float, int]:
@@ -112,7 +91,7 @@ def map_seams(material, rng: np.random.Generator) -> dict[str, dict[str, float]]
         img = getattr(material, key)
         arr = img if img.ndim == 3 else img[..., None]
         h, w = arr.shape[:2]
-        seam_sum, seam_n, inner_sum, inner_n = _steps(arr)
+        seam_sum, seam_n, inner_sum, inner_n = metrics.seam_steps(arr)
         place = _boundary_steps(arr, [int(rng.integers(1, w))], [int(rng.integers(1, h))])
         inner = inner_sum / inner_n
         figures["seam_ratio"][key] = (seam_sum / seam_n) / inner
@@ -282,8 +261,6 @@ def main() -> None:
     threads, cores = torch.get_num_threads(), os.cpu_count()
 
     figures: dict = {"benchmark": "generate", "model_hash": model.model_hash, "cores": cores, "threads": threads}
-    small = np.random.default_rng(0).random((64, 80, 3))  # the streamed seam figure is the library's figure
-    assert abs(seam_ratio(small) - metrics.seam_ratio(small)) < 1e-9
 
     figures["matmul_gflops"] = matmul_flops() / 1e9
     figures["material_s@512"] = median_seconds(lambda: api.generate_material(first, 0, 512, model=model), args.runs)

@@ -159,17 +159,30 @@ def seam_ratio(img: np.ndarray) -> float:
     1.0: its seam is indistinguishable from its interior. (x/0 with x > 0 cannot happen: zero interior steps
     means a constant image.)
     """
-    arr = _as_image(img)
-    h, w = arr.shape[:2]
+    seam_sum, seam_n, inner_sum, inner_n = seam_steps(img)
+    return _safe_ratio(seam_sum / seam_n, inner_sum / inner_n)
+
+
+SEAM_ROWS = 256  # row block of seam_steps: bounded float64 temporaries, also at 8192²
+
+
+def seam_steps(img: np.ndarray) -> tuple[float, int, float, int]:
+    """(sum, count) of the |wrap-around steps| and (sum, count) of the |interior steps| that :func:`seam_ratio`
+    divides, in float64, a block of SEAM_ROWS rows at a time (an 8192² map needs no full-size float64 copy)."""
+    arr = np.asarray(img)
+    arr = arr[:, :, None] if arr.ndim == 2 else arr
+    if arr.ndim != 3:
+        raise ValueError(f"expected an image H×W or H×W×C, got shape {arr.shape}")
+    h, w, c = arr.shape
     if h < 2 or w < 2:
         raise ValueError(f"seam_ratio needs an image at least 2×2, got {h}×{w}")
-    seam_x = np.abs(arr[:, 0] - arr[:, w - 1])  # H×C
-    seam_y = np.abs(arr[0, :] - arr[h - 1, :])  # W×C
-    inner_x = np.abs(np.diff(arr, axis=1))  # H×(W−1)×C
-    inner_y = np.abs(np.diff(arr, axis=0))  # (H−1)×W×C
-    num = (seam_x.sum() + seam_y.sum()) / (seam_x.size + seam_y.size)
-    den = (inner_x.sum() + inner_y.sum()) / (inner_x.size + inner_y.size)
-    return _safe_ratio(float(num), float(den))
+    inner_sum = 0.0
+    for y0 in range(0, h, SEAM_ROWS):
+        block = arr[y0 : min(h, y0 + SEAM_ROWS + 1)].astype(np.float64)  # one row of overlap: the vertical steps
+        inner_sum += float(np.abs(np.diff(block[: min(SEAM_ROWS, h - y0)], axis=1)).sum() + np.abs(np.diff(block, axis=0)).sum())
+    first_col, last_col = arr[:, 0].astype(np.float64), arr[:, w - 1].astype(np.float64)
+    seam_sum = float(np.abs(first_col - last_col).sum() + np.abs(arr[0].astype(np.float64) - arr[h - 1]).sum())
+    return seam_sum, (h + w) * c, inner_sum, (h * (w - 1) + (h - 1) * w) * c
 
 
 def _frame_mask(h: int, w: int, width: int = 2) -> np.ndarray:

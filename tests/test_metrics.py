@@ -56,6 +56,19 @@ def test_seam_ratio_union_not_mean_of_means():
     assert m.seam_ratio(img) == pytest.approx(seam / interior)
 
 
+def test_seam_ratio_streams_row_blocks_exactly():
+    """Row blocks (SEAM_ROWS) change nothing: an image taller than several blocks, float32 or float64, scores
+    the whole-image formula."""
+    img = np.random.default_rng(4).random((2 * m.SEAM_ROWS + 37, 40, 3))
+    img[:, -1] += 0.5  # a visible seam, so the figure is not ~1
+    seam = np.abs(img[:, 0] - img[:, -1]).sum() + np.abs(img[0] - img[-1]).sum()
+    inner = np.abs(np.diff(img, axis=1)).sum() + np.abs(np.diff(img, axis=0)).sum()
+    h, w, c = img.shape
+    expected = (seam / ((h + w) * c)) / (inner / ((h * (w - 1) + (h - 1) * w) * c))
+    assert m.seam_ratio(img) == pytest.approx(expected, rel=1e-12) and expected > 1.3
+    assert m.seam_ratio(img.astype(np.float32)) == pytest.approx(expected, rel=1e-6)
+
+
 def test_seam_ratio_constant_image_is_one():
     assert m.seam_ratio(np.full((16, 16, 3), 0.3)) == 1.0
 
