@@ -5,8 +5,8 @@ written as a GLB by :mod:`scenegen.scene` (:mod:`.pipeline`, behind ``scenegen b
 """
 
 from ..scene.loader import used_names
-from .assets import AssetStore, ModelRef, model_ref
+from .assets import AssetStore, model_ref
 from .pipeline import CACHE_NAMESPACE, BuildOptions, BuildResult, build_scene, model_refs, validate_scene
 
-__all__ = ["AssetStore", "BuildOptions", "BuildResult", "CACHE_NAMESPACE", "ModelRef", "build_scene", "model_ref",
+__all__ = ["AssetStore", "BuildOptions", "BuildResult", "CACHE_NAMESPACE", "build_scene", "model_ref",
            "model_refs", "used_names", "validate_scene"]

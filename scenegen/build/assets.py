@@ -53,11 +53,7 @@ GLB_MAPS = SetLayout(maps=("basecolor", "normal", "orm"))
 PREVIEW_LAYOUT = SetLayout(preview=True)  # the set of `scenegen material` by default: the same maps, a preview more
 
 
-#: A model directory as builds see it (path, identity, classes; verified, weights not loaded).
-ModelRef = ModelInfo
-
-
-def model_ref(path: Path, what: str) -> ModelRef:
+def model_ref(path: Path, what: str) -> ModelInfo:
     """The verified model directory ``path`` of kind ``what`` ("texture" or "sprite"), without torch."""
     return inspect(path, what, what=f"{what} model")
 
@@ -67,7 +63,7 @@ class AssetStore:
     (the ``scene-assets`` namespace; None: no cache) and the ``materials`` namespace beside it (the one every
     material set shares); counts cache hits and misses."""
 
-    def __init__(self, cache: Cache | None, texture_model: ModelRef | None, sprite_model: ModelRef | None,
+    def __init__(self, cache: Cache | None, texture_model: ModelInfo | None, sprite_model: ModelInfo | None,
                  progress: Callable[[str], None] = lambda _m: None) -> None:
         self.reuse = Reuse.of(cache, warn=progress)
         self.sets = Reuse.of(None if cache is None else Cache(MATERIALS_NAMESPACE, cache.folder.parent), warn=progress)

@@ -24,13 +24,14 @@ from ..cache import Cache
 from ..errors import ScenegenError
 from ..fsutil import atomic_write_bytes, sha256_bytes
 from ..imaging import encode_png
+from ..model.directory import ModelInfo
 from ..scene.compose import compose
 from ..scene.composed import SceneAssets
 from ..scene.gltf import scene_to_glb
 from ..scene.loader import LoadedScene, check_outputs, dump_spec, load_scene, used_names
 from ..scene.render import RenderSettings, render_scene
 from ..scene.spec import render_size_problem
-from .assets import AssetStore, ModelRef, default_sprite_model_dir, default_texture_model_dir, model_ref
+from .assets import AssetStore, default_sprite_model_dir, default_texture_model_dir, model_ref
 
 CACHE_NAMESPACE = "scene-assets"
 PREVIEW_MAX_WIDTH = 640
@@ -63,12 +64,12 @@ class BuildResult:
 
 
 # ----------------------------------------------------------------------------------------------- preparing
-def model_refs(scene: LoadedScene, options: BuildOptions) -> tuple[ModelRef | None, ModelRef | None]:
+def model_refs(scene: LoadedScene, options: BuildOptions) -> tuple[ModelInfo | None, ModelInfo | None]:
     """The texture and sprite models this scene needs (None when it needs none), classes checked."""
     materials, sprites = used_names(scene)
     texture = sprite = None
 
-    def ref(given: Path | None, field: str, default: Callable[[], Path], mode: str) -> ModelRef:
+    def ref(given: Path | None, field: str, default: Callable[[], Path], mode: str) -> ModelInfo:
         if given or not getattr(scene.spec, field):
             return model_ref(Path(given or default()), mode)
         try:  # a model the scene names: its errors name the scene file and field

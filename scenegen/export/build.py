@@ -42,7 +42,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 import numpy as np
 
 from ..errors import ScenegenError
-from ..material_files import SetLayout, map_options
+from ..material_files import SET_LAYOUT, SetLayout, map_options
 from .library import WorkItem
 from .targets import Target, finish_material_files, get_target
 
@@ -50,7 +50,6 @@ ModelSource = Union[str, dict[str, bytes], None]  # a directory, the files' byte
 Check = Optional[Callable[[], None]]  # called between decode tiles; whatever it raises stops the item
 MODEL_FILES = ("config.json", "model.safetensors", "prior.safetensors")
 THREADS_PER_ITEM = 1
-SET_LAYOUT = SetLayout()  # a material set entry: the six maps, OpenGL normals, 16-bit height, no preview
 SET_MAPS = SET_LAYOUT.maps  # its PNGs, by map (``basecolor.png`` …)
 GLB_MAPS = ("glb_basecolor", "glb_normal", "glb_orm")  # the preview GLB's maps when they are not the set's
 EXTRAS_KIND = "material-extras"  # the entry of what a target needs beyond the set (its key holds the set's)
@@ -122,17 +121,13 @@ def _entry_names(keys: tuple[str, ...]) -> list[str]:
 def material_entries(material: Any) -> tuple[dict[str, bytes], dict[str, bytes]]:  # material: a Material
     """``(set entry, extras entry)`` of a generated material: the set exactly as
     :func:`scenegen.material_files.serve_material` caches it (the CLI's and the worker's entry) and the extras."""
-    import json
-
     from ..glb import read_glb_binary, read_glb_json
-    from ..material_files import PARAMS_FILE, encode_material
+    from ..material_files import encode_material, set_entry
 
     def one(layout: SetLayout, key: str, **options: Any) -> bytes:
         return encode_material(material, "m", layout, **options)[f"m{layout.suffix(key)}"]
 
-    encoded = encode_material(material, "m", SET_LAYOUT)
-    entry = {f"{key}.png": encoded[f"m_{key}.png"] for key in SET_MAPS}
-    entry[PARAMS_FILE] = (json.dumps(material.params, sort_keys=True) + "\n").encode("utf-8")
+    entry = set_entry(material, SET_LAYOUT, workers=THREADS_PER_ITEM)
     more = {"height8.png": one(SetLayout(maps=("height",), height_bits=8), "height"),
             "mask.png": one(SetLayout(maps=("mask",)), "mask"),
             "normal_dx.png": one(SetLayout(maps=("normal",), normal_convention="directx"), "normal")}

@@ -50,10 +50,6 @@ SHEET_COLUMNS = 12
 SHEET_MAX_CELLS = 1024
 
 
-#: A model directory as the coordinator sees it (path, identity, hashes, classes; weights not loaded).
-ModelRef = ModelInfo
-
-
 @dataclass
 class ExportSummary:
     """What an export did."""
@@ -88,7 +84,7 @@ class ExportSummary:
         return "\n".join(lines)
 
 
-def inspect_model(path: str | os.PathLike[str], mode: str) -> ModelRef:
+def inspect_model(path: str | os.PathLike[str], mode: str) -> ModelInfo:
     """The verified model directory ``path`` of kind ``mode``: config.json checked, every file's SHA-256 too.
 
     The weights are not loaded (the workers do that), and torch is not imported here, so a coordinator
@@ -98,7 +94,7 @@ def inspect_model(path: str | os.PathLike[str], mode: str) -> ModelRef:
 
 
 def _resolve_models(items: list[WorkItem], library, base: Path, model: Optional[str], sprite_model: Optional[str],
-                    source: str, allow_outside: bool = False) -> dict[str, Optional[ModelRef]]:
+                    source: str, allow_outside: bool = False) -> dict[str, Optional[ModelInfo]]:
     """The models the items need: ``--model``/``--sprite-model`` as given (anywhere: they are not from a user
     file), else the library's ``model`` and ``sprite_model`` (relative to the library's folder and inside it,
     symlinks followed, unless ``allow_outside``, like photos; errors name the library file, position and
@@ -106,7 +102,7 @@ def _resolve_models(items: list[WorkItem], library, base: Path, model: Optional[
     from ..api import default_model_dir
     from ..sprite_gen import default_sprite_model_dir
 
-    def pick(given: Optional[str], field: str, written: Optional[str], default: Path, mode: str) -> ModelRef:
+    def pick(given: Optional[str], field: str, written: Optional[str], default: Path, mode: str) -> ModelInfo:
         if given or not written:
             return inspect_model(Path(given) if given else default, mode)
         try:
@@ -115,7 +111,7 @@ def _resolve_models(items: list[WorkItem], library, base: Path, model: Optional[
         except ScenegenError as exc:
             raise ScenegenError(f"{library.where(field, source)}: {exc}") from None
 
-    refs: dict[str, Optional[ModelRef]] = {"texture": None, "sprites": None}
+    refs: dict[str, Optional[ModelInfo]] = {"texture": None, "sprites": None}
     kinds = {item.kind for item in items}
     if "material" in kinds:
         refs["texture"] = pick(model, "model", library.model, default_model_dir(), "texture")
