@@ -94,7 +94,7 @@ def safe_name(text: str) -> str:
 
 def material_paths(name: str, out_dir: str | os.PathLike[str], layout: SetLayout | None = None) -> dict[str, Path]:
     """``{key: path}`` of a set's files in ``out_dir`` (by default the six maps and the preview)."""
-    layout = layout or SetLayout(preview=True)
+    layout = layout or PREVIEW_LAYOUT
     check_name(name)
     folder = Path(out_dir)
     return {key: folder / f"{name}{layout.suffix(key)}" for key in layout.keys()}
@@ -229,6 +229,7 @@ PARAMS_FILE = "params.json"  # the Material.params of a cached set, beside its P
 #: The set a key names when a caller wants only the maps (export, scene builds, ``scenegen material
 #: --no-preview``): the six maps, OpenGL normals, 16-bit height, no preview.
 SET_LAYOUT = SetLayout()
+PREVIEW_LAYOUT = SetLayout(preview=True)  # what `scenegen material` writes by default: the same maps, a preview more
 MAP_OPTIONS = ("normal_strength", "roughness_range", "ao_strength", "metallic")  # derive_maps' knobs
 
 

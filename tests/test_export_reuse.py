@@ -81,6 +81,13 @@ def test_the_material_command_and_export_share_sets(library: Path, tiny_model: P
         ours = (exported / f"gravel_0_64_{kind}.png").read_bytes()
         assert ours == (tmp_path / "cli-a" / f"g_{kind}.png").read_bytes() == (tmp_path / "cli-b" / f"g_{kind}.png").read_bytes()
     assert tree(tmp_path / "out") == tree(tmp_path / "out-b")
+    # the command's default (with its preview) makes the same maps: export takes them from that entry too
+    monkeypatch.setenv("SCENEGEN_CACHE", str(tmp_path / "c"))
+    with_preview = run_cli("material", "gravel", "--seed", "0", "--size", "64", "--model", str(tiny_model),
+                           "--out", str(tmp_path / "cli-c"), "--name", "g", "--quiet")
+    assert with_preview.returncode == 0 and (tmp_path / "cli-c" / "g_preview.png").is_file(), with_preview.stderr
+    assert export(library, tmp_path / "out-c", cache=tmp_path / "c").cached == 1
+    assert tree(tmp_path / "out") == tree(tmp_path / "out-c")
 
 
 def test_scene_builds_and_export_share_sets(library: Path, tiny_model: Path, tmp_path: Path) -> None:

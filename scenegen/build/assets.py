@@ -36,7 +36,7 @@ import numpy as np
 from ..cache import Cache
 from ..errors import ScenegenError
 from ..imaging import encode_png
-from ..material_files import MATERIALS_NAMESPACE, SET_LAYOUT, SetLayout, map_options, material_request, set_entry
+from ..material_files import MATERIALS_NAMESPACE, PREVIEW_LAYOUT, SET_LAYOUT, SetLayout, map_options, material_request, set_entry
 from ..model.directory import ModelInfo, inspect
 from ..reuse import Request, Reuse, request
 from ..scene.composed import SceneAssets, SceneMaterial, SpriteSet
@@ -50,7 +50,6 @@ ATLAS_PADDING = 4
 #: What a scene's GLB and renderer take of a material set (:mod:`scenegen.material_files`): the colour, the
 #: OpenGL normal map and the packed ORM, 8-bit.
 GLB_MAPS = SetLayout(maps=("basecolor", "normal", "orm"))
-PREVIEW_LAYOUT = SetLayout(preview=True)  # the set of `scenegen material` by default: the same maps, a preview more
 
 
 def model_ref(path: Path, what: str) -> ModelInfo:

@@ -229,7 +229,7 @@ class WorkerContext:
         return model
 
     def _material(self, item: WorkItem, check: Check) -> tuple[dict[str, bytes], str, bool]:
-        from ..material_files import MATERIALS_NAMESPACE, PARAMS_FILE, material_request
+        from ..material_files import MATERIALS_NAMESPACE, PARAMS_FILE, PREVIEW_LAYOUT, material_request
         from ..reuse import request
 
         p = item.params
@@ -243,13 +243,16 @@ class WorkerContext:
                     raise ScenegenError(f"{item.where}: the photo's bytes did not reach the worker")
                 photo = Path(tmp) / "photo"
                 photo.write_bytes(item.photo)  # the request records its SHA-256, as the CLI's does the file's
-            req = material_request(source="class" if photo is None else "photo", cls=p.get("class"), seed=p["seed"],
-                                   size=p["size"], layout=SET_LAYOUT,
-                                   model_identity=identity, scale=None if photo is None else 1.0, options=options,
-                                   photo=photo)
+            req, with_preview = (material_request(
+                source="class" if photo is None else "photo", cls=p.get("class"), seed=p["seed"], size=p["size"],
+                layout=layout, model_identity=identity, scale=None if photo is None else 1.0, options=options,
+                photo=photo) for layout in (SET_LAYOUT, PREVIEW_LAYOUT))
         more_req = request(EXTRAS_KIND, {"set": req.key, "files": list(more_files)}, model_identity=identity)
         reuse = self.reuse(MATERIALS_NAMESPACE)
-        entry = reuse.get(req, _entry_names(SET_MAPS) + [PARAMS_FILE])
+        names = _entry_names(SET_MAPS) + [PARAMS_FILE]
+        entry = reuse.get(req, names)
+        if entry is None:  # `scenegen material` with its preview (its default) made the same maps
+            entry = reuse.get(with_preview, names)
         wanted = entry is not None and needs_extras(target, p["size"])  # else: made below, or not needed
         more = reuse.get(more_req, _entry_names(more_files)) if wanted else {}
         cached = entry is not None and more is not None
