@@ -192,3 +192,17 @@ def test_decoder_blocks_grow_a_model_that_starts_as_its_source(photo_folder: Pat
         assert torch.allclose(source.vae.decoder(z, cond), grown.vae.decoder(z, cond), atol=1e-5)
     shrunk = run_cli("train", *args, "--out", str(tmp_path / "shrunk"), "--init-from", str(out), "--decoder-blocks", "1")
     assert shrunk.returncode == 2 and "decoder_blocks" in shrunk.stderr and "Traceback" not in shrunk.stderr
+
+
+def test_device_that_this_machine_lacks_is_one_line(photo_folder: Path, tmp_path: Path) -> None:
+    """`--device` names where the steps run; one this torch cannot use is refused before training, in one line."""
+    import torch
+
+    args = ["--data", str(photo_folder), "--steps", "1", "--batch", "4", "--crop", "64", "--quiet"]
+    bogus = run_cli("train", *args, "--out", str(tmp_path / "a"), "--device", "toaster")
+    assert bogus.returncode == 2 and "unknown device" in bogus.stderr and "Traceback" not in bogus.stderr
+    if not torch.cuda.is_available():
+        missing = run_cli("train", *args, "--out", str(tmp_path / "b"), "--device", "cuda")
+        assert missing.returncode == 2 and "not available on this machine" in missing.stderr
+        assert len([line for line in missing.stderr.splitlines() if line.startswith("error")]) == 1
+    assert not (tmp_path / "a" / "checkpoints").exists()

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     command = "scenegen " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "train" in sys.argv[1:2] else "scenegen train"
     out = train(args.data, args.out, mode=args.mode, tcfg=tcfg, resume=args.resume, crop_size=args.crop,
                 upsample=args.upsample, init_from=init_from, architecture=architecture,
-                command=command, progress=progress)
+                command=command, progress=progress, device=args.device)
     bar.close()
     start = f"fine-tuned from {init_from}" if init_from is not None else "trained from scratch"
     if args.json:
@@ -165,6 +165,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sample-every", type=int, default=100, metavar="N",
                    help="write a sample grid into OUT/samples every N steps (default 100)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    p.add_argument("--device", default="cpu",
+                   help="where the training steps run: cpu (default), cuda, cuda:N (a GPU build of torch); the same "
+                        "checkpoints and model directory either way")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (model files with SHA-256, training summary) on stdout when done")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr (errors and warnings stay)")

@@ -76,11 +76,11 @@ def _checkpoint_tensors(parts: dict[str, Trainable]) -> dict[str, torch.Tensor]:
     """Weights and optimiser state of each (module, optimiser) pair, prefixed by its name ("model", "disc")."""
     tensors: dict[str, torch.Tensor] = {}
     for prefix, (module, opt) in parts.items():
-        tensors.update({f"{prefix}.{k}": v.detach().contiguous() for k, v in module.state_dict().items()})
+        tensors.update({f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()})
         for index, state in opt.state_dict()["state"].items():
             for name, value in state.items():
                 if torch.is_tensor(value):
-                    tensors[f"{_opt_prefix(prefix)}{index}.{name}"] = value.detach().reshape(value.shape).contiguous().clone()
+                    tensors[f"{_opt_prefix(prefix)}{index}.{name}"] = value.detach().cpu().reshape(value.shape).contiguous().clone()
     return tensors
 
 
@@ -154,11 +154,12 @@ def _training_batch(patches: PatchSet, cfg: ModelConfig, batch: int, seed: int, 
 def _sample_grid(vae: VAE, patches: PatchSet, cfg: ModelConfig, seed: int) -> np.ndarray:
     """Rows: real crops, their reconstructions (a quick visual check written during training)."""
     crops, labels = sample_batch(patches, 8, cfg.crop_size, seed, 2**31 - 1, augment=False)
+    device = next(vae.parameters()).device
     vae.eval()
     with torch.no_grad():
-        mean, _ = vae.encoder(_to_batch(crops))
-        cond = vae.decoder.condition_map(torch.from_numpy(labels), mean.shape[2], mean.shape[3])
-        recon = vae.decoder(mean, cond).permute(0, 2, 3, 1).numpy()
+        mean, _ = vae.encoder(_to_batch(crops).to(device))
+        cond = vae.decoder.condition_map(torch.from_numpy(labels).to(device), mean.shape[2], mean.shape[3])
+        recon = vae.decoder(mean, cond).permute(0, 2, 3, 1).cpu().numpy()
     vae.train()
     rows = [np.concatenate(list(crops), axis=1), np.concatenate(list(recon), axis=1)]
     grid = np.concatenate(rows, axis=0)
@@ -320,13 +321,16 @@ def train(
     architecture: dict[str, Any] | None = None,
     command: str = "",
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
+    device: str = "cpu",
 ) -> Path:
     """Train a VAE on ``data_dir`` (one sub-folder per class) and write a model directory to ``out_dir``.
 
     ``upsample`` defaults to bilinear for textures and nearest for sprites; ``init_from`` starts from the
     weights of an existing model directory (fine-tuning: its architecture is kept, classes matched by name);
     ``architecture`` overrides fields of the default architecture of the mode (``TEXTURE_ARCHITECTURE``,
-    ``SPRITE_ARCHITECTURE``) for a model trained from scratch.
+    ``SPRITE_ARCHITECTURE``) for a model trained from scratch. ``device`` ("cpu", "cuda", "cuda:1" …) runs the
+    steps there (a GPU run is not bit-identical to a CPU run; checkpoints and the model directory are the same
+    format, so either resumes or fine-tunes the other); the prior is fitted on the CPU.
     """
     rank, world = _dist_info()
     out = Path(out_dir)
@@ -344,15 +348,17 @@ def train(
                             f"{len(cfg.decoder_widths)} decoder widths)")
     if tcfg.batch % world:
         raise ScenegenError(f"--batch {tcfg.batch} must be divisible by the {world} processes")
+    run_on = _device(device, world)
     torch.manual_seed(tcfg.seed)
     vae = VAE(cfg)
     if init_from is not None:
         _initialise_from(vae, cfg, Path(init_from))
+    vae.to(run_on)
     opt = torch.optim.Adam(vae.parameters(), lr=tcfg.lr, betas=(0.9, 0.99))
     parts_to_save: dict[str, Trainable] = {"model": (vae, opt)}
     disc: PatchDiscriminator | None = None
     if tcfg.adv_weight > 0:
-        disc = PatchDiscriminator(cfg.image_channels, seed=tcfg.seed)
+        disc = PatchDiscriminator(cfg.image_channels, seed=tcfg.seed).to(run_on)
         dopt = torch.optim.Adam(disc.parameters(), lr=tcfg.lr, betas=(0.5, 0.9))
         parts_to_save["disc"] = (disc, dopt)
     start, history, elapsed = 0, [], 0.0
@@ -368,7 +374,7 @@ def train(
     model: torch.nn.Module = vae
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(vae)
-    gram = RandomFeatureGram() if tcfg.gram_weight > 0 else None
+    gram = RandomFeatureGram().to(run_on) if tcfg.gram_weight > 0 else None
     per_rank = tcfg.batch // world
     vae.train()
     session_start = time.perf_counter()
@@ -378,9 +384,9 @@ def train(
             for group in optimiser.param_groups:
                 group["lr"] = learning_rate(step, tcfg)
         crops, labels = _training_batch(patches, cfg, per_rank, tcfg.seed, step, rank)
-        images = _to_batch(crops)
+        images = _to_batch(crops).to(run_on)
         noise_gen = torch.Generator().manual_seed(tcfg.seed * 1_000_003 + step * world + rank)
-        recon, mean, logvar = model(images, _labels_with_dropout(labels, cfg, tcfg, step, rank), noise_gen)
+        recon, mean, logvar = model(images, _labels_with_dropout(labels, cfg, tcfg, step, rank).to(run_on), noise_gen)
         loss, parts = vae_loss(
             recon, images, mean, logvar, margin=cfg.loss_margin, kl_weight=tcfg.kl_weight,
             fft_weight=tcfg.fft_weight, gram_weight=tcfg.gram_weight, gram=gram,
@@ -418,11 +424,30 @@ def train(
     if world > 1:
         dist.barrier()
     if rank == 0:
+        vae.to("cpu")
         _finish(out, vae, patches, cfg, tcfg, history, elapsed + time.perf_counter() - session_start, world, command)
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
     return out
+
+
+def _device(name: str, world: int) -> torch.device:
+    """The torch device a run's steps take; ScenegenError (one line) for one this machine does not have."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ScenegenError(f"--device: unknown device {name[:40]!r} (cpu, cuda, cuda:N, mps)") from None
+    if device.type == "cpu":
+        return device
+    if world > 1:
+        raise ScenegenError("--device: several processes (torchrun) train on the CPU only")
+    available = {"cuda": torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count(),
+                 "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
+    if not available.get(device.type, False):
+        raise ScenegenError(f"--device {name[:40]}: not available on this machine (this torch sees "
+                            f"{torch.cuda.device_count()} CUDA device(s)); use --device cpu")
+    return device
 
 
 def fit_prior(vae: VAE, patches: PatchSet, cfg: ModelConfig) -> dict[str, torch.Tensor]:

@@ -238,7 +238,7 @@ class VAE(nn.Module):
         self, image: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mean, logvar = self.encoder(image)
-        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype).to(mean.device)  # drawn on the CPU
         z = mean + noise * torch.exp(0.5 * logvar)
         cond = self.decoder.condition_map(labels, z.shape[2], z.shape[3])
         return self.decoder(z, cond), mean, logvar
