@@ -138,3 +138,13 @@ def test_progress_is_reported_while_quilting_so_a_cancel_stops_before_decoding(d
     api.generate_texture("brick", seed=0, size=256, progress=seen.append)
     zeros = seen.index(next(f for f in seen if f > 0))
     assert zeros >= 2 and all(f == 0.0 for f in seen[:zeros]) and seen[-1] == 1.0
+
+
+def test_a_grey_photo_gives_a_grey_material_and_a_colour_photo_keeps_its_colour(default_model_dir: Path) -> None:
+    rng = np.random.default_rng(3)
+    grey = np.repeat(rng.random((96, 96, 1), dtype=np.float32), 3, axis=2)
+    out = api.texture_from_image(grey, 64, 0)
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
+    colour = grey * np.array([1.0, 0.6, 0.3], np.float32)
+    tinted = api.texture_from_image(colour, 64, 0)
+    assert (tinted[..., 0] - tinted[..., 2]).mean() > 0.1, "a colour photo's colour stays"

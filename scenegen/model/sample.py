@@ -451,7 +451,8 @@ def sample_photo_texture(model: LoadedModel, photo: np.ndarray, height: int, wid
     """A new seamless texture with the look of ``photo`` (H×W×3, at the pixel scale wanted): its latent grid
     re-quilted on a torus (exhaustive search, see :mod:`scenegen.model.prior`) and decoded under the 'any'
     condition, with the photo's colour distribution (:mod:`scenegen.model.palette`); ``grain`` adds the photo's
-    own grain (what its reconstruction misses) at that strength."""
+    own grain (what its reconstruction misses) at that strength. A greyscale photo gives a greyscale texture
+    (the decoder's faint chroma, about 0.6 % on scikit-image's brick, is not in the photo)."""
     cfg = model.config
     latent = encode(model, photo)
     cells_y, cells_x = latent_cells(height, cfg.scale), latent_cells(width, cfg.scale)
@@ -460,7 +461,18 @@ def sample_photo_texture(model: LoadedModel, photo: np.ndarray, height: int, wid
     weights = condition_weights(cfg, cfg.any_class, cells_y, cells_x)
     image = match_palette(decode_canvas(model, quilted, weights, height, width, progress, phase), colour_stats(photo))
     profile = photo_grain(model, photo, latent) if grain > 0 else None
-    return with_grain(image, profile, seed, cfg.any_class, grain)
+    image = with_grain(image, profile, seed, cfg.any_class, grain)
+    if is_grey(photo):
+        image[...] = image.mean(axis=-1, keepdims=True)
+    return image
+
+
+GREY_TOLERANCE = 1.0 / 255.0  # an image whose channels nowhere differ by more than this (one 8-bit step) is grey
+
+
+def is_grey(image: np.ndarray) -> bool:
+    """Whether an H×W×3 image is greyscale: its channels equal to within GREY_TOLERANCE everywhere."""
+    return image.ndim == 3 and float(np.abs(image - image[..., :1]).max()) <= GREY_TOLERANCE
 
 
 @contextmanager
