@@ -152,7 +152,9 @@ class Reuse:
     def _make(self, req: Request, staging: Path, staged: Mapping[str, Path],
               write: Callable[[Path], Mapping[str, str | os.PathLike[str]]]) -> None:
         """Write a missing entry, store it and fetch it into ``staged``; without a cache, write it in a private
-        temporary folder and move it there. Nothing appears beside the destinations until the set is whole."""
+        folder beside the destinations (named like the staging folder, so the same stale-folder clean-up finds it;
+        not in the system's temporary folder, which may be smaller than ``--out``) and move it there. Nothing but
+        that hidden folder appears beside the destinations until the set is whole."""
         if self.cache is not None:
             try:
                 self.cache.folder.mkdir(parents=True, exist_ok=True)
@@ -163,7 +165,7 @@ class Reuse:
             else:
                 if self._fetch(req, staging, staged):
                     return
-        with tempfile.TemporaryDirectory(prefix="scenegen-set-") as work:
+        with tempfile.TemporaryDirectory(prefix=f"{staging.name}-work-", dir=staging.parent) as work:
             written = write(Path(work))
             staging.mkdir(exist_ok=True)
             for name, target in staged.items():

@@ -183,3 +183,18 @@ def test_a_set_entry_in_memory_is_the_entry_serve_material_stores(material, tmp_
     entry = MF.set_entry(material)
     assert sorted(entry) == sorted([f"{k}.png" for k in MF.MAP_NAMES] + [MF.PARAMS_FILE])
     assert reuse.get(req, sorted(entry)) == entry
+
+
+def test_without_a_cache_a_set_is_written_beside_its_destination_not_in_the_temp_folder(material, tmp_path: Path,
+                                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full or missing system temporary folder does not fail a set whose --out has room (material --no-cache)."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-temp-folder"))
+    reuse = Reuse(MF.MATERIALS_NAMESPACE, enabled=False)
+    req = MF.material_request(source="class", cls="x", seed=0, size=64, layout=MF.SET_LAYOUT, model_identity="abc")
+    out = tmp_path / "out"
+    out.mkdir()
+    paths, _, hit = MF.serve_material(reuse, req, "m", out, MF.SET_LAYOUT, lambda: material)
+    assert not hit and all(p.is_file() for p in paths.values())
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths.values()), "no folder left behind"
