@@ -86,12 +86,11 @@ def material_figures(material: Material, photo: np.ndarray) -> dict[str, float]:
 
 def reconstruction_figures(model, photo: np.ndarray) -> dict[str, float]:
     """recon_psnr_db and photo_c2st_recon of the photo (see the module docstring)."""
-    from scenegen.model.sample import condition_weights, decode, encode, is_grey
+    from scenegen.model.sample import condition_weights, decode, encode, keep_grey
 
     latent = encode(model, photo)
     recon = decode(model, latent, condition_weights(model.config, model.config.any_class, *latent.shape[1:]))
-    if is_grey(photo):  # as material_from_image makes a grey photo's material grey
-        recon[...] = recon.mean(axis=-1, keepdims=True)
+    keep_grey(recon, photo)  # as material_from_image makes a grey photo's material grey
     m = model.config.loss_margin
     inner = (slice(m, -m), slice(m, -m))
     return {"recon_psnr_db": metrics.reconstruction_psnr(recon[inner], photo[inner]),

@@ -74,9 +74,9 @@ def reconstruct(model, cls: str, sprites: list[np.ndarray], size: int) -> list[n
     from scenegen.model.sprite_prior import encode_class_latents
     from scenegen.sprite_gen import _class_prior, finish_sprite
 
-    native = _class_prior(model, model.classes.index(cls)).grid[1] * model.config.scale  # the size the prior encoded
-    latents = encode_class_latents(model.vae, sprites, native)
-    decoded = decode_sprites(model, latents, model.classes.index(cls))
+    index = model.classes.index(cls)
+    native = _class_prior(model, index).grid[1] * model.config.scale  # the size the prior encoded
+    decoded = decode_sprites(model, encode_class_latents(model.vae, sprites, native), index)
     return [finish_sprite(sprite, size) for sprite in decoded]
 
 

@@ -73,13 +73,17 @@ class Reuse:
         self.cache = None
 
     # ---------------------------------------------------------------------------------------------- bytes
-    def get(self, req: Request, names: list[str]) -> dict[str, bytes] | None:
-        """The entry's files ``names`` (verified), or None on a miss."""
+    def get(self, req: Request, names: list[str], *, also: Sequence[Request] = ()) -> dict[str, bytes] | None:
+        """The entry's files ``names`` (verified), else those of the first entry of ``also`` that has them
+        (requests whose entries hold the same files among others, e.g. a set with its preview), or None."""
         if self.cache is None:
             return None
-        with tempfile.TemporaryDirectory(prefix="scenegen-") as tmp:
-            got = self.cache.fetch(req.key, {n: Path(tmp) / n for n in names})
-            return None if got is None else {n: Path(p).read_bytes() for n, p in got.items()}
+        for each in (req, *also):
+            with tempfile.TemporaryDirectory(prefix="scenegen-") as tmp:
+                got = self.cache.fetch(each.key, {n: Path(tmp) / n for n in names})
+                if got is not None:
+                    return {n: Path(p).read_bytes() for n, p in got.items()}
+        return None
 
     def put(self, req: Request, files: Mapping[str, bytes]) -> None:
         """Store ``files`` ({name in entry: bytes}) as the entry of ``req``."""
@@ -97,14 +101,12 @@ class Reuse:
 
     def bytes(self, req: Request, names: list[str], make: Callable[[], dict[str, bytes]], *,
               also: Sequence[Request] = ()) -> tuple[dict[str, bytes], bool]:
-        """``(files, hit)``: the entry's ``names`` if cached, else those of the first entry of ``also`` (requests
-        whose entries hold the same files among others, e.g. a set with its preview; never written), else
-        ``make()``'s files (``names`` and any more the entry keeps), stored under ``req`` for next time."""
-        for each in (req, *also):
-            got = self.get(each, names)
-            if got is not None:
-                self.hits += 1
-                return got, True
+        """``(files, hit)``: the entry's ``names`` if cached (or in an entry of ``also``, never written; see
+        :meth:`get`), else ``make()``'s files (``names`` and any more the entry keeps), stored under ``req``."""
+        got = self.get(req, names, also=also)
+        if got is not None:
+            self.hits += 1
+            return got, True
         self.misses += 1
         files = make()
         self.put(req, files)

@@ -187,7 +187,7 @@ def test_decoder_blocks_grow_a_model_that_starts_as_its_source(photo_folder: Pat
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "config.json").read_text())["model"]["decoder_blocks"] == 2
     source, grown = load_model_dir(tiny_model), load_model_dir(out)
-    assert len(grown.vae.decoder.extra_blocks(0)) == 1 and not source.vae.decoder.extra_blocks(0)
+    assert len(grown.vae.decoder.level_blocks(0)) == 2 and len(source.vae.decoder.level_blocks(0)) == 1
     z = torch.randn(1, source.config.latent_channels, 6, 6, generator=torch.Generator().manual_seed(1))
     cond = source.vae.decoder.condition_map(torch.tensor([0]), 6, 6)
     with torch.no_grad():

@@ -250,9 +250,7 @@ class WorkerContext:
         more_req = request(EXTRAS_KIND, {"set": req.key, "files": list(more_files)}, model_identity=identity)
         reuse = self.reuse(MATERIALS_NAMESPACE)
         names = _entry_names(SET_MAPS) + [PARAMS_FILE]
-        entry = reuse.get(req, names)
-        if entry is None:  # `scenegen material` with its preview (its default) made the same maps
-            entry = reuse.get(with_preview, names)
+        entry = reuse.get(req, names, also=[with_preview])  # `scenegen material`'s default set has the same maps
         wanted = entry is not None and needs_extras(target, p["size"])  # else: made below, or not needed
         more = reuse.get(more_req, _entry_names(more_files)) if wanted else {}
         cached = entry is not None and more is not None

@@ -461,18 +461,18 @@ def sample_photo_texture(model: LoadedModel, photo: np.ndarray, height: int, wid
     weights = condition_weights(cfg, cfg.any_class, cells_y, cells_x)
     image = match_palette(decode_canvas(model, quilted, weights, height, width, progress, phase), colour_stats(photo))
     profile = photo_grain(model, photo, latent) if grain > 0 else None
-    image = with_grain(image, profile, seed, cfg.any_class, grain)
-    if is_grey(photo):
-        image[...] = image.mean(axis=-1, keepdims=True)
-    return image
+    return keep_grey(with_grain(image, profile, seed, cfg.any_class, grain), photo)
 
 
 GREY_TOLERANCE = 1.0 / 255.0  # an image whose channels nowhere differ by more than this (one 8-bit step) is grey
 
 
-def is_grey(image: np.ndarray) -> bool:
-    """Whether an H×W×3 image is greyscale: its channels equal to within GREY_TOLERANCE everywhere."""
-    return image.ndim == 3 and float(np.abs(image - image[..., :1]).max()) <= GREY_TOLERANCE
+def keep_grey(image: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``image`` (H×W×3, in place) made grey, its channels' mean in each, if ``source`` is greyscale: its channels
+    equal to within GREY_TOLERANCE everywhere; else unchanged."""
+    if source.ndim == 3 and float(np.abs(source - source[..., :1]).max()) <= GREY_TOLERANCE:
+        image[...] = image.mean(axis=-1, keepdims=True)
+    return image
 
 
 @contextmanager
@@ -590,11 +590,11 @@ def decode_sprites(model: LoadedModel, latents: np.ndarray, class_index: int, ch
             z = torch.cat([z, z.new_zeros((MIN_SPRITE_BATCH - count, *z.shape[1:]))])
         x = torch.cat([z, emb[:, :, None, None].expand(len(z), -1, h, w)], dim=1).contiguous(memory_format=torch.channels_last)
         x = dec.conv_in(x)
-        for level, block in enumerate(dec.blocks):
+        for level in range(len(dec.blocks)):
             if level > 0:
                 x = F.silu(dec.up_convs[level - 1](dec.upsample(x)), inplace=True)
             x = x.add_(biases[level])
-            for res in [block, *dec.extra_blocks(level)]:
+            for res in dec.level_blocks(level):
                 x = res.conv2(F.silu(res.conv1(F.silu(x)), inplace=True)).add_(x)  # ResBlock: a sum, either order
         out[start:start + count] = dec.conv_out(F.silu(x, inplace=True)).sigmoid_()[:count].permute(0, 2, 3, 1).numpy()
 

@@ -289,8 +289,8 @@ def _initialise_from(vae: VAE, cfg: ModelConfig, source: Path) -> None:
 
     loaded = load_model_dir(source)
     theirs, ours = loaded.config, cfg
-    differing = [k for k in ARCHITECTURE_KEYS if k not in ("upsample", "decoder_blocks")
-                 and getattr(theirs, k) != getattr(ours, k)] + [k for k in ("mode",) if theirs.mode != ours.mode]
+    differing = [k for k in ("mode", *ARCHITECTURE_KEYS) if k not in ("upsample", "decoder_blocks")
+                 and getattr(theirs, k) != getattr(ours, k)]
     if ours.decoder_blocks < theirs.decoder_blocks:
         differing.append("decoder_blocks")
     if differing:

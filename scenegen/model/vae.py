@@ -104,10 +104,10 @@ class Decoder(nn.Module):
         """One ×2 step of the decoder's upsampling (see :func:`upsample2x`)."""
         return upsample2x(x, self.upsample_mode, self.periodic)
 
-    def extra_blocks(self, level: int) -> list[ResBlock]:
-        """The residual blocks after the first one at ``level`` (none in a one-block decoder)."""
+    def level_blocks(self, level: int) -> list[ResBlock]:
+        """The residual blocks of ``level``, in order (``blocks[level]``, then any of ``more_blocks[level]``)."""
         more = getattr(self, "more_blocks", None)
-        return list(more[level]) if more is not None else []
+        return [self.blocks[level], *(more[level] if more is not None else ())]
 
     def condition_map(self, labels: torch.Tensor, height: int, width: int) -> torch.Tensor:
         """Per-image class labels (B,) → a constant B×C×h×w conditioning map."""
@@ -117,14 +117,14 @@ class Decoder(nn.Module):
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Decode ``z`` (B×L×h×w) under ``cond`` (B×C×h×w, e.g. from ``condition_map``)."""
         x = self.conv_in(torch.cat([z, cond], dim=1))
-        for level, block in enumerate(self.blocks):
+        for level in range(len(self.blocks)):
             if level > 0:
                 x = self.upsample(x)
                 cond = self.upsample(cond)
                 x = F.silu(self.up_convs[level - 1](x))
-            x = block(x + self.cond_proj[level](cond))
-            for extra in self.extra_blocks(level):
-                x = extra(x)
+            x = x + self.cond_proj[level](cond)
+            for block in self.level_blocks(level):
+                x = block(x)
         return torch.sigmoid(self.conv_out(F.silu(x)))
 
     # ---- inference fast path (texture models): the same numbers as forward, without padding copies
@@ -186,7 +186,7 @@ class Decoder(nn.Module):
 
         x = conv(self.conv_in, torch.cat([z, cond], dim=1))
         offset, cond_offset = 1, 0  # pixels of the current level from the window's origin
-        for level, block in enumerate(self.blocks):
+        for level in range(len(self.blocks)):
             if level > 0:
                 x, offset = up(x), 2 * offset
                 if patterns is None:
@@ -198,7 +198,7 @@ class Decoder(nn.Module):
                 x.add_(conv(self.cond_proj[level], cond)[:, :, d : d + x.shape[2], d : d + x.shape[3]])
             else:
                 x.add_(self._pattern_map(patterns[level], x, offset))
-            for res in [block, *self.extra_blocks(level)]:
+            for res in self.level_blocks(level):
                 h = conv(res.conv2, F.silu(conv(res.conv1, F.silu(x)), inplace=True))
                 x = h.add_(x[:, :, 2:-2, 2:-2])  # forward's x + conv2(...): a sum, the same in either order
                 offset += 2
