@@ -33,6 +33,8 @@ def upsample2x(x: torch.Tensor, mode: str, periodic: bool) -> torch.Tensor:
     if not periodic:
         return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
     wrapped = F.pad(x, (1, 1, 1, 1), mode="circular")
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        wrapped = wrapped.contiguous(memory_format=torch.channels_last)  # the pad returns NCHW: keep the NHWC kernel
     return F.interpolate(wrapped, scale_factor=2.0, mode="bilinear", align_corners=False)[..., 2:-2, 2:-2]
 
 
