@@ -27,8 +27,6 @@ from typing import Sequence, Union
 
 import numpy as np
 import torch
-from scipy import ndimage
-from scipy.stats import wasserstein_distance
 
 ImageSet = Union[np.ndarray, Sequence[np.ndarray]]
 
@@ -310,6 +308,8 @@ def colour_w1(generated: ImageSet, real: ImageSet) -> float:
     if len(channels) != 1:
         raise ValueError("colour_w1: G and R must both be grey or both be colour")
     n_ch = channels.pop()
+    from scipy.stats import wasserstein_distance  # deferred: scipy.stats and scipy.ndimage cost ~0.5 s to import
+
     dists = [wasserstein_distance(_pooled_channel(g, c), _pooled_channel(r, c)) for c in range(n_ch)]
     return float(np.mean(dists))
 
@@ -409,6 +409,8 @@ gram_dist_sets = gram_dist
 def blur_images(images: ImageSet, sigma: float = 1.5) -> list[np.ndarray]:
     """Gaussian blur of each image, σ px in both spatial axes, none across channels, reflect borders
     (``scipy.ndimage.gaussian_filter(img, (σ, σ, 0), mode="reflect")``)."""
+    from scipy import ndimage
+
     return [ndimage.gaussian_filter(im, sigma=(sigma, sigma, 0.0), mode="reflect") for im in _as_list(images)]
 
 
@@ -825,6 +827,8 @@ def silhouette_figures(alpha: np.ndarray) -> dict[str, float]:
         a = a[..., 3]
     if a.ndim != 2:
         raise ValueError(f"silhouette_figures takes H×W alpha or H×W×4 RGBA, got shape {a.shape}")
+    from scipy import ndimage
+
     mask = a > 0.5
     labels, n = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
@@ -878,4 +882,6 @@ def hue_w1(sprites_a: ImageSet, sprites_b: ImageSet) -> float:
     ha, hb = sprite_hues(sprites_a), sprite_hues(sprites_b)
     if ha.size == 0 or hb.size == 0:
         return 0.0 if ha.size == hb.size else float("nan")
+    from scipy.stats import wasserstein_distance
+
     return float(wasserstein_distance(ha, hb))

@@ -51,7 +51,6 @@ def _thumbnail(sprite, size: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export.sprite_files import billboard_glb
     from ..fsutil import atomic_write_bytes, atomic_write_text, write_failure
     from ..imaging import save_png
     from ..sprite_gen import generate_sprites, load_sprite_model
@@ -85,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
             name = names[first + offset]
             written.append(save_png(out / f"{name}.png", sprite))
             if args.mesh:  # cut-out billboard with the sprite's normal map, alpha cut-off 0.5
+                from ..export.sprite_files import billboard_glb  # only here: the export stack costs ~0.6 s to import
+
                 glb = billboard_glb(sprite, name, height_m=args.height_m, kind=args.mesh, alpha_cutoff=0.5)
                 atomic_write_bytes(out / f"{name}.glb", glb)
                 written.append(out / f"{name}.glb")

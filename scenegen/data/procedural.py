@@ -13,7 +13,6 @@ from typing import Callable, Sequence
 
 import cv2
 import numpy as np
-import scipy.fft as sfft
 
 from ..imaging import gaussian_blur_wrap
 
@@ -86,6 +85,8 @@ def _noise(
     spec = np.empty(shape, np.complex64)
     spec.real = (raw[0] - 0.5) * amp
     spec.imag = (raw[1] - 0.5) * amp
+    import scipy.fft as sfft  # deferred (~0.3 s): only corpus generation needs it
+
     out = sfft.irfft2(spec, s=(n, n), axes=(-2, -1), workers=1)
     out *= 1.0 / (np.sqrt(np.mean(np.square(out), axis=(-2, -1), keepdims=True)) + 1e-12)
     return out[0] if count == 1 else out

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
-from scipy import fft as sfft
 
 #: Radial frequency bins (cycles per pixel) from 0 to the corner of the spectrum (√2 / 2).
 BINS = 48
@@ -49,12 +48,16 @@ def _hann(size: int) -> np.ndarray:
 
 def _radial_bins(height: int, width: int) -> np.ndarray:
     """Bin index of every coefficient of an rfft2 half-spectrum of a height×width image."""
+    from scipy import fft as sfft  # deferred (~0.3 s): only fitting and adding grain need it
+
     radius = np.hypot(sfft.fftfreq(height)[:, None], sfft.rfftfreq(width)[None, :])
     return np.clip(np.digitize(radius, BIN_EDGES) - 1, 0, BINS - 1)
 
 
 def _band_power(images: np.ndarray) -> np.ndarray:
     """Mean power spectral density per radial bin of N×H×W×3 images (Hann-windowed, channels summed)."""
+    from scipy import fft as sfft
+
     n, h, w, _ = images.shape
     window = (_hann(h)[:, None] * _hann(w)[None, :]).astype(np.float64)
     norm = float((window**2).sum())  # PSD of a windowed patch: |F|² / Σw²
@@ -104,6 +107,8 @@ def profile_from_tensors(tensors: dict, class_index: int) -> GrainProfile | None
 
 def _sources(profile: GrainProfile, height: int, width: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """Three independent periodic height×width float32 noise fields with the profile's spectrum."""
+    from scipy import fft as sfft
+
     radius = np.sqrt(sfft.fftfreq(height).astype(np.float32)[:, None] ** 2 + sfft.rfftfreq(width).astype(np.float32)[None, :] ** 2)
     amplitude = np.interp(radius.ravel(), BIN_CENTRES, np.sqrt(profile.spectrum), left=0.0).astype(np.float32).reshape(radius.shape)
     del radius

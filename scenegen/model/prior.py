@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy import fft as sfft
 
 BANK_PREFIX = "bank."
 
@@ -51,21 +50,27 @@ def _axis_starts(length: int, patch: int) -> np.ndarray:
 
 
 def _min_vertical_cut(cost: np.ndarray) -> np.ndarray:
-    """Column index per row of the cheapest top-to-bottom 8-connected path through ``cost`` (rows×cols)."""
+    """Column index per row of the cheapest top-to-bottom 8-connected path through ``cost`` (rows×cols).
+
+    The strips are a few cells wide: the running sums keep an inf column on each side (no per-row copies) and
+    the trace-back runs on Python lists (the first minimum, as argmin takes it)."""
     rows, cols = cost.shape
-    acc = cost.copy()
+    acc = np.full((rows, cols + 2), np.inf, dtype=cost.dtype)
+    acc[:, 1:-1] = cost
+    best = np.empty(cols, dtype=cost.dtype)
     for r in range(1, rows):
         prev = acc[r - 1]
-        left = np.concatenate([[np.inf], prev[:-1]])
-        right = np.concatenate([prev[1:], [np.inf]])
-        acc[r] += np.minimum(prev, np.minimum(left, right))
-    path = np.empty(rows, dtype=int)
-    path[-1] = int(np.argmin(acc[-1]))
+        np.minimum(prev[:-2], prev[2:], out=best)
+        np.minimum(best, prev[1:-1], out=best)
+        acc[r, 1:-1] += best
+    sums = acc[:, 1:-1].tolist()
+    path = [0] * rows
+    c = path[-1] = sums[-1].index(min(sums[-1]))
     for r in range(rows - 2, -1, -1):
-        c = path[r + 1]
-        lo, hi = max(0, c - 1), min(cols, c + 2)
-        path[r] = lo + int(np.argmin(acc[r, lo:hi]))
-    return path
+        lo = max(0, c - 1)
+        window = sums[r][lo : min(cols, c + 2)]
+        c = path[r] = lo + window.index(min(window))
+    return np.array(path, dtype=int)
 
 
 def _cut_mask(error: np.ndarray, filled: np.ndarray, overlap: int) -> np.ndarray:
@@ -92,6 +97,8 @@ class _Source:
     """One latent source with its spectra precomputed for the exhaustive overlap search."""
 
     def __init__(self, grid: np.ndarray, periodic: bool, margin: int) -> None:
+        from scipy import fft as sfft  # deferred (~0.3 s): only quilting needs it
+
         self.grid = np.asarray(grid, dtype=np.float32)
         self.periodic = periodic
         self.margin = 0 if periodic else margin
@@ -105,6 +112,8 @@ class _Source:
         Both terms that depend on o are circular cross-correlations: the channels' products are summed in
         the Fourier domain, so one inverse FFT serves them all.
         """
+        from scipy import fft as sfft
+
         ph, pw = known.shape
         pattern = np.zeros((region.shape[0] + 1, self.h, self.w), dtype=np.float32)
         pattern[:-1, :ph, :pw] = region * known[None]
