@@ -152,3 +152,36 @@ def test_palette_lock_maps_colour_mean_and_covariance_and_keeps_periodicity() ->
     wide = np.clip(0.5 + 4.0 * (image - 0.5), 0, 1)
     stretched = match_palette(image.copy(), colour_stats(wide))
     assert np.std(stretched - stretched.mean()) <= MAX_GAIN * np.std(image - image.mean()) + 1e-4
+
+
+def _cheapest_path_brute_force(cost: np.ndarray) -> tuple[float, list[int]]:
+    """The cheapest 8-connected top-to-bottom path by trying every path (small strips only)."""
+    rows, cols = cost.shape
+    best: tuple[float, list[int]] = (np.inf, [])
+
+    def walk(r: int, path: list[int], total: float) -> None:
+        nonlocal best
+        if r == rows:
+            best = min(best, (total, list(path)))
+            return
+        for c in ([path[-1] - 1, path[-1], path[-1] + 1] if path else range(cols)):
+            if 0 <= c < cols:
+                path.append(c)
+                walk(r + 1, path, total + float(cost[r, c]))
+                path.pop()
+
+    walk(0, [], 0.0)
+    return best
+
+
+def test_quilting_cut_is_the_cheapest_path() -> None:
+    from scenegen.model.prior import _min_vertical_cut
+
+    rng = np.random.default_rng(4)
+    for trial in range(40):
+        cost = rng.random((6, 4)).astype(np.float32)
+        if trial % 2:
+            cost = np.round(cost * 3).astype(np.float32)  # ties
+        path = _min_vertical_cut(cost)
+        assert all(abs(int(a) - int(b)) <= 1 for a, b in zip(path, path[1:]))
+        assert np.isclose(float(cost[np.arange(6), path].sum()), _cheapest_path_brute_force(cost)[0], atol=1e-5)
