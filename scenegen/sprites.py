@@ -249,18 +249,209 @@ def visible_rows(rgba: np.ndarray, alpha_cutoff: float = 0.5) -> tuple[int, int]
     return int(rows[0]), int(rows[-1]) + 1
 
 
-def billboard_mesh(rgba: np.ndarray, *, height_m: float = 1.0, kind: str = "quad", alpha_cutoff: float = 0.5,
-                   name: str = "billboard", fit: str = "alpha") -> trimesh.Trimesh:
-    """A cut-out billboard: ``kind`` "quad", "cross" (2 quads at 90°) or "cross3" (3 quads at 60°).
+#: Billboard trimming (see :func:`card_outline`): the most vertices a card polygon keeps, and its margin in texels.
+#: Four (two triangles, as many as the rectangle): on Mesa llvmpipe each further triangle per card cost more
+#: (triangle setup of 100k instances, in the colour and the shadow pass) than its smaller area saved.
+TRIM_MAX_VERTICES = 4
+TRIM_MARGIN_PX = 8.0
 
-    Y is up and the origin (pivot) is the bottom centre. With ``fit="alpha"`` (default) the quads span the
+
+def card_outline(alpha: np.ndarray, rows: tuple[int, int] | None = None, *, margin_px: float = TRIM_MARGIN_PX,
+                 max_vertices: int = TRIM_MAX_VERTICES) -> np.ndarray:
+    """The convex polygon (K×2 float64, counter-clockwise, K ≤ ``max_vertices`` ≥ 4) a trimmed billboard card keeps.
+
+    Coordinates are image pixels with x to the right and y up from the card's foot: texel (row i, column j)
+    covers x ∈ [j, j + 1), y ∈ [bottom − i − 1, bottom − i) for ``rows`` = (top, bottom), the rows the card
+    spans (default: the whole image). The polygon is the convex hull of the centres of every texel with
+    alpha > 0, grown by ``margin_px`` texels in x and y (a Minkowski sum with a square), clipped to the card's
+    rectangle [0, W] × [0, bottom − top], then reduced to ``max_vertices`` by dropping the edges whose removal
+    adds the least area (the neighbouring edges are extended to meet; the new corner stays in the rectangle),
+    so it always encloses the grown hull (the rectangle itself if it cannot be reduced that far).
+
+    Why it changes no pixel: a fragment is drawn only where its alpha sample is above 0 or, through the
+    alpha-to-coverage sharpening (``fwidth``), where a pixel of its 2×2 quad samples alpha above the cutoff;
+    with ρ texels per pixel (mip level λ = log2 ρ) a bilinear sample at level k reads texels within
+    1.5·2^k − 0.5 texel centres of its position, the quad reaches 2ρ further and a multisample 0.75ρ.
+    The default margin of 8 texels covers all three up to ρ = 2 (level 1, 2.5 + 4 + 1.5): billboards drawn at
+    least half their texture's resolution render exactly as the full rectangle. Smaller (more distant) ones
+    are covered by the same hull up to their screen pixels' worth of margin (8 texels = 8/ρ pixels); the
+    alpha of a mip level that far from any visible texel is an average of mostly transparent texels, below
+    the cutoff in practice (the benchmark counts the pixels that differ: docs in README "Scenes").
+    """
+    alpha = np.asarray(alpha, dtype=np.float32)
+    h, w = alpha.shape
+    top, bottom = (0, h) if rows is None else rows
+    box = (0.0, 0.0, float(w), float(bottom - top))
+    rect = np.array([[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]])
+    ys, xs = np.nonzero(alpha > 0.0)
+    if xs.size == 0:
+        return rect
+    hull = cv2.convexHull(np.stack([xs, ys], axis=1).astype(np.int32)).reshape(-1, 2)  # exact, on the grid
+    centres = np.stack([hull[:, 0] + 0.5, bottom - (hull[:, 1] + 0.5)], axis=1).astype(np.float64)
+    m = float(margin_px)
+    grown = np.concatenate([centres + [dx, dy] for dx in (-m, m) for dy in (-m, m)])
+    polygon = _clip_to_box(_convex_hull(grown), box)
+    if len(polygon) < 3:
+        return rect
+    limit = max(4, int(max_vertices))
+    candidates = [_trapezoid(polygon, box)]
+    reduced = _reduce_polygon(polygon, limit, box)
+    if len(reduced) <= limit:
+        candidates.append(reduced)
+    return min(candidates, key=_area)  # the first of equal areas
+
+
+def _area(polygon: np.ndarray) -> float:
+    x, y = polygon[:, 0], polygon[:, 1]
+    return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+
+
+def _trapezoid(polygon: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """The smallest trapezoid with horizontal top and bottom (the polygon's) inside ``box`` that encloses the convex
+    ``polygon``: its area is its height × its width at mid-height, so each side is the supporting line of the
+    polygon that lies furthest inwards there (see :func:`_inner_side`)."""
+    x0, _, x1, _ = box
+    y_lo, y_hi = float(polygon[:, 1].min()), float(polygon[:, 1].max())
+    left = _inner_side(polygon, y_lo, y_hi, x0)
+    mirrored = np.stack([x0 + x1 - polygon[:, 0], polygon[:, 1]], axis=1)
+    right = [x0 + x1 - x for x in _inner_side(mirrored, y_lo, y_hi, x0)]
+    corners = [(left[0], y_lo), (right[0], y_lo), (right[1], y_hi), (left[1], y_hi)]
+    return _drop_collinear(np.clip(np.array(corners, dtype=np.float64), [x0, y_lo], [x1, y_hi]))
+
+
+def _inner_side(polygon: np.ndarray, y_lo: float, y_hi: float, x_min: float) -> tuple[float, float]:
+    """(x at ``y_lo``, x at ``y_hi``) of the line with the whole polygon on its right (x ≥ line), both ends at
+    x ≥ ``x_min``, and the largest x at mid-height. The best slope is a polygon edge's (where the supporting
+    vertex changes) or, where an end would leave the box, that of the line through a vertex and a box corner."""
+    mid, half = 0.5 * (y_lo + y_hi), 0.5 * (y_hi - y_lo)
+    xs, ys = polygon[:, 0], polygon[:, 1]
+    dx, dy = np.roll(xs, -1) - xs, np.roll(ys, -1) - ys
+    slopes = [0.0] + [float(a / b) for a, b in zip(dx, dy) if abs(b) > 1e-12]  # x per unit y
+    for corner in (y_lo, y_hi):
+        slopes += [float((x - x_min) / (y - corner)) for x, y in zip(xs, ys) if abs(y - corner) > 1e-12]
+    best = (x_min, 0.0)  # the box side: always feasible
+    for s in slopes:
+        at_mid = float(np.min(xs - s * (ys - mid)))  # the line through the polygon's supporting vertex
+        if at_mid - abs(s) * half >= x_min - 1e-9 and at_mid > best[0] + 1e-12:
+            best = (at_mid, s)
+    at_mid, s = best
+    return at_mid - s * half, at_mid + s * half
+
+
+def _convex_hull(points: np.ndarray) -> np.ndarray:
+    """Counter-clockwise convex hull (Andrew's monotone chain, float64), without collinear points."""
+    pts = np.unique(np.asarray(points, dtype=np.float64), axis=0)  # sorted by x, then y
+    if len(pts) < 3:
+        return pts
+
+    def half(sequence) -> list:
+        chain: list = []
+        for p in sequence:
+            while len(chain) >= 2 and _cross(chain[-1] - chain[-2], p - chain[-2]) <= 0.0:
+                chain.pop()
+            chain.append(p)
+        return chain
+
+    lower, upper = half(pts), half(pts[::-1])
+    return np.array(lower[:-1] + upper[:-1])
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a[0] * b[1] - a[1] * b[0])
+
+
+def _clip_to_box(polygon: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Sutherland–Hodgman clip of a convex polygon to the axis-aligned box (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = box
+    out = [np.asarray(p, dtype=np.float64) for p in polygon]
+    for axis, limit, keep_below in ((0, x0, False), (0, x1, True), (1, y0, False), (1, y1, True)):
+        inside = (lambda p: p[axis] <= limit) if keep_below else (lambda p: p[axis] >= limit)
+        clipped = []
+        for k, current in enumerate(out):
+            previous = out[k - 1]
+            if inside(current):
+                if not inside(previous):
+                    clipped.append(_on_line(previous, current, axis, limit))
+                clipped.append(current)
+            elif inside(previous):
+                clipped.append(_on_line(previous, current, axis, limit))
+        out = clipped
+        if not out:
+            return np.zeros((0, 2))
+    return _drop_collinear(np.array(out))
+
+
+def _on_line(a: np.ndarray, b: np.ndarray, axis: int, limit: float) -> np.ndarray:
+    t = (limit - a[axis]) / (b[axis] - a[axis])
+    point = a + t * (b - a)
+    point[axis] = limit  # exactly on the box
+    return point
+
+
+def _drop_collinear(polygon: np.ndarray, eps: float = 1e-9) -> np.ndarray:
+    """The polygon without repeated vertices and vertices on a straight line between their neighbours."""
+    points = [p for k, p in enumerate(polygon) if np.abs(p - polygon[k - 1]).max() > eps]
+    changed = True
+    while changed and len(points) > 3:
+        changed = False
+        for k in range(len(points)):
+            a, b, c = points[k - 1], points[k], points[(k + 1) % len(points)]
+            if abs(_cross(b - a, c - a)) <= eps * max(1.0, float(np.abs(c - a).max())):
+                del points[k]
+                changed = True
+                break
+    return np.array(points)
+
+
+def _reduce_polygon(polygon: np.ndarray, max_vertices: int, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Fewer vertices, enclosing ``polygon`` (convex, CCW): repeatedly drop the edge whose neighbouring edges,
+    extended to meet, add the least area, with the new corner inside ``box``."""
+    x0, y0, x1, y1 = box
+    eps = 1e-9 * max(1.0, x1 - x0, y1 - y0)
+    points = [np.asarray(p, dtype=np.float64) for p in polygon]
+    while len(points) > max_vertices:
+        best = None
+        n = len(points)
+        for i in range(n):
+            a, b, c, d = points[i - 1], points[i], points[(i + 1) % n], points[(i + 2) % n]
+            d0, d1, edge = b - a, d - c, c - b
+            turn = _cross(d0, d1)
+            if turn <= eps:  # the extended edges do not meet beyond this one
+                continue
+            corner = b + d0 * (_cross(edge, d1) / turn)
+            if not (x0 - eps <= corner[0] <= x1 + eps and y0 - eps <= corner[1] <= y1 + eps):
+                continue
+            added = 0.5 * abs(_cross(corner - b, edge))
+            if best is None or added < best[0]:
+                best = (added, i, np.clip(corner, [x0, y0], [x1, y1]))
+        if best is None:
+            break
+        _, i, corner = best
+        j = (i + 1) % n
+        points[i] = corner
+        del points[j]
+    return _drop_collinear(np.array(points))
+
+
+def billboard_mesh(rgba: np.ndarray, *, height_m: float = 1.0, kind: str = "quad", alpha_cutoff: float = 0.5,
+                   name: str = "billboard", fit: str = "alpha", trim: bool = True) -> trimesh.Trimesh:
+    """A cut-out billboard: ``kind`` "quad", "cross" (2 cards at 90°) or "cross3" (3 cards at 60°).
+
+    Y is up and the origin (pivot) is the bottom centre. With ``fit="alpha"`` (default) the cards span the
     sprite's visible rows (alpha ≥ ``alpha_cutoff``), so the object's foot sits exactly at y = 0 and its
     top at ``height_m``; with ``fit="frame"`` they span the whole image (the foot then floats by the
-    image's bottom margin). Horizontally the quads always span the full image width, centred on the pivot:
-    scenegen sprites have their foot at the horizontal centre. The material is glTF metallic-roughness with
-    the (colour-bled) sprite as base colour, alphaMode MASK, ``alpha_cutoff``, double sided, metallic 0,
-    roughness 0.9; the sprite's normal map (:func:`sprite_normal_map`) is added where scenegen writes or renders
-    the billboard (each card has its own four vertices, so its tangent frame follows its own UVs).
+    image's bottom margin). Horizontally a card's rectangle always spans the full image width, centred on the
+    pivot: scenegen sprites have their foot at the horizontal centre. Those rectangles map the image onto the
+    card (which texel shows where); with ``trim`` (default) each card is
+    only the part of that rectangle that can show the sprite: the convex polygon of :func:`card_outline`
+    (at most :data:`TRIM_MAX_VERTICES`, a fan of triangles), the same texels at the same places, so it renders
+    the same pixels with far fewer discarded fragments; ``trim=False`` gives the plain rectangle (4 vertices). The
+    material is glTF metallic-roughness with the (colour-bled) sprite as base colour, alphaMode MASK,
+    ``alpha_cutoff``, double sided, metallic 0, roughness 0.9; the sprite's normal map
+    (:func:`sprite_normal_map`) is added where scenegen writes or renders the billboard (each card has its own
+    vertices, so its tangent frame follows its own UVs). ``metadata["card_half_width"]`` is half the
+    rectangle's width in metres and ``metadata["card_bounds"]`` the rectangles' 2×3 bounds (the renderer's
+    crossed-card shading and shadow-map fit use them, so trimmed cards render like the rectangles).
     """
     rgba = _as_rgba(rgba)
     if kind not in BILLBOARD_KINDS:
@@ -273,24 +464,31 @@ def billboard_mesh(rgba: np.ndarray, *, height_m: float = 1.0, kind: str = "quad
     top, bottom = visible_rows(rgba, alpha_cutoff) if fit == "alpha" else (0, h)
     width_m = height_m * w / (bottom - top)
     v0, v1 = 1.0 - bottom / h, 1.0 - top / h  # trimesh UVs: v = 0 at the image bottom (flipped on export)
-    vertices, faces, uvs, normals = [], [], [], []
+    if trim:
+        outline = card_outline(rgba[..., 3], (top, bottom))
+        corners = [(x / w - 0.5, y / (bottom - top)) for x, y in outline]
+    else:
+        corners = [(-0.5, 0.0), (0.5, 0.0), (0.5, 1.0), (-0.5, 1.0)]
+    vertices, faces, uvs, normals, rectangles = [], [], [], [], []
     for q in range(BILLBOARD_KINDS[kind]):
         angle = np.pi * q / BILLBOARD_KINDS[kind]
-        axis = np.array([np.cos(angle), 0.0, -np.sin(angle)])  # the quad's horizontal direction
+        axis = np.array([np.cos(angle), 0.0, -np.sin(angle)])  # the card's horizontal direction
         normal = np.array([np.sin(angle), 0.0, np.cos(angle)])
-        corners = [(-0.5, 0.0), (0.5, 0.0), (0.5, 1.0), (-0.5, 1.0)]
         base = len(vertices)
+        rectangles += [axis * sx * width_m + np.array([0.0, sy * height_m, 0.0]) for sx in (-0.5, 0.5) for sy in (0.0, 1.0)]
         for sx, sy in corners:
             vertices.append(axis * sx * width_m + np.array([0.0, sy * height_m, 0.0]))
             uvs.append([sx + 0.5, v0 + sy * (v1 - v0)])
             normals.append(normal)
-        faces += [[base, base + 1, base + 2], [base, base + 2, base + 3]]
+        faces += [[base, base + k, base + k + 1] for k in range(1, len(corners) - 1)]  # a fan (convex, CCW)
     material = PBRMaterial(name=name, baseColorTexture=_to_pil(dilate_colour(rgba)), baseColorFactor=[1.0] * 4,
                            metallicFactor=0.0, roughnessFactor=0.9, alphaMode="MASK",
                            alphaCutoff=float(alpha_cutoff), doubleSided=True)
     mesh = trimesh.Trimesh(vertices=np.array(vertices), faces=np.array(faces), vertex_normals=np.array(normals),
                            visual=TextureVisuals(uv=np.array(uvs), material=material), process=False)
     mesh.metadata["name"] = name
+    mesh.metadata["card_half_width"] = float(width_m / 2.0)
+    mesh.metadata["card_bounds"] = np.stack([np.min(rectangles, axis=0), np.max(rectangles, axis=0)])
     return mesh
 
 

@@ -141,7 +141,7 @@ def test_dilate_colour_iterations_and_edge_cases() -> None:
 # ------------------------------------------------------------------------------------------------------ billboards
 @pytest.mark.parametrize("kind,quads", [("quad", 1), ("cross", 2), ("cross3", 3)])
 def test_billboard_pivot_uvs_material(tree: np.ndarray, kind: str, quads: int) -> None:
-    mesh = S.billboard_mesh(tree, height_m=4.0, kind=kind)
+    mesh = S.billboard_mesh(tree, height_m=4.0, kind=kind, trim=False)
     lo, hi = mesh.bounds
     assert lo[1] == pytest.approx(0.0) and hi[1] == pytest.approx(4.0)
     assert lo[0] == pytest.approx(-hi[0]) and lo[2] == pytest.approx(-hi[2])
@@ -154,14 +154,99 @@ def test_billboard_pivot_uvs_material(tree: np.ndarray, kind: str, quads: int) -
     assert material.alphaMode == "MASK" and material.alphaCutoff == 0.5 and material.doubleSided is True
     assert material.metallicFactor == 0.0 and material.roughnessFactor == pytest.approx(0.9)
     assert material.baseColorTexture.mode == "RGBA" and material.baseColorTexture.size == (128, 128)
+    width = 4.0 * 128 / (bottom - top)
+    assert mesh.metadata["card_half_width"] == pytest.approx(width / 2)
+    assert np.array_equal(mesh.metadata["card_bounds"], mesh.bounds)
     if kind == "quad":
         assert hi[2] == lo[2] == 0.0
-        assert (hi[0] - lo[0]) == pytest.approx(4.0 * 128 / (bottom - top))
+        assert (hi[0] - lo[0]) == pytest.approx(width)
+
+
+@pytest.mark.parametrize("kind", ["quad", "cross", "cross3"])
+def test_trimmed_billboard_keeps_pivot_height_and_texel_places(tree: np.ndarray, kind: str) -> None:
+    """Trimmed cards: the same foot, height and rectangle metadata; every vertex shows the texel the plain card
+    shows at that place (UV an unchanged affine function of the position); fewer square metres."""
+    plain = S.billboard_mesh(tree, height_m=4.0, kind=kind, trim=False)
+    mesh = S.billboard_mesh(tree, height_m=4.0, kind=kind)
+    assert mesh.bounds[0][1] == 0.0 and mesh.bounds[1][1] == pytest.approx(4.0)
+    assert np.all(mesh.bounds[0] >= plain.bounds[0] - 1e-9) and np.all(mesh.bounds[1] <= plain.bounds[1] + 1e-9)
+    assert mesh.metadata["card_half_width"] == plain.metadata["card_half_width"]
+    assert np.array_equal(mesh.metadata["card_bounds"], plain.metadata["card_bounds"])
+    cards = S.BILLBOARD_KINDS[kind]
+    per_card = len(mesh.vertices) // cards
+    assert len(mesh.vertices) == per_card * cards and per_card <= S.TRIM_MAX_VERTICES
+    assert len(mesh.faces) == (per_card - 2) * cards
+    width, top, bottom = 2 * plain.metadata["card_half_width"], *S.visible_rows(tree)
+    for q in range(cards):
+        angle = np.pi * q / cards
+        axis = np.array([np.cos(angle), 0.0, -np.sin(angle)])
+        vertices = mesh.vertices[q * per_card:(q + 1) * per_card]
+        assert np.allclose(vertices @ np.array([np.sin(angle), 0.0, np.cos(angle)]), 0.0)  # in the card's plane
+        expected = np.stack([vertices @ axis / width + 0.5,
+                             1 - bottom / 128 + vertices[:, 1] / 4.0 * (bottom - top) / 128], axis=1)
+        assert np.allclose(mesh.visual.uv[q * per_card:(q + 1) * per_card], expected)
+        assert np.allclose(mesh.vertex_normals[q * per_card:(q + 1) * per_card], np.cross(axis, [0.0, 1.0, 0.0]))
+    assert mesh.area < 0.8 * plain.area
+    assert np.all(np.einsum("ij,ij->i", mesh.face_normals, mesh.vertex_normals[mesh.faces[:, 0]]) > 0.99), \
+        "every triangle counter-clockwise seen from its card's front"
+
+
+def test_card_outline_known_answer() -> None:
+    """One faint texel: the outline is the square of half side TRIM_MARGIN_PX around its centre, clipped to the card;
+    a texel near the corner gives the clipped square; an empty sprite the whole rectangle."""
+    m = S.TRIM_MARGIN_PX
+    alpha = np.zeros((64, 48), np.float32)
+    alpha[40, 20] = 0.01  # row 40, column 20: centre (20.5, 64 − 40.5) in card coordinates (y up from the foot)
+    outline = S.card_outline(alpha)
+    assert len(outline) == 4
+    assert np.allclose(np.sort(outline, axis=0)[[0, -1]], [[20.5 - m, 23.5 - m], [20.5 + m, 23.5 + m]])
+    alpha[:] = 0.0
+    alpha[62, 1] = 1.0  # bottom-left corner texel, rows (10, 63): y = 63 − 62.5 = 0.5
+    clipped = S.card_outline(alpha, (10, 63))
+    assert np.allclose(np.sort(clipped, axis=0)[[0, -1]], [[0.0, 0.0], [1.5 + m, 0.5 + m]])
+    assert np.array_equal(S.card_outline(np.zeros((8, 8), np.float32)), [[0, 0], [8, 0], [8, 8], [0, 8]])
+
+
+def _inside(polygon: np.ndarray, points: np.ndarray, eps: float = 1e-9) -> np.ndarray:
+    """Which points lie in the convex counter-clockwise polygon (on its edges counts)."""
+    a, b = polygon, np.roll(polygon, -1, axis=0)
+    edge, rel = b - a, points[:, None, :] - a[None]
+    return np.all(edge[None, :, 0] * rel[..., 1] - edge[None, :, 1] * rel[..., 0] >= -eps, axis=1)
+
+
+def test_card_outline_encloses_every_texel_that_can_show(tree: np.ndarray) -> None:
+    """For the generated tree and a scatter of faint specks: the polygon holds every alpha > 0 texel centre with
+    the margin (its square's corners, clipped to the card) and lies in the card; it is convex,
+    counter-clockwise, at most TRIM_MAX_VERTICES and much smaller than the rectangle for the real sprite."""
+    rng = np.random.default_rng(3)
+    specks = np.zeros((96, 80), np.float32)
+    specks[rng.integers(0, 96, 12), rng.integers(0, 80, 12)] = rng.uniform(0.001, 1.0, 12)
+    for alpha, rows in ((tree[..., 3], S.visible_rows(tree)), (specks, (5, 90))):
+        top, bottom = rows
+        h, w = alpha.shape
+        outline = S.card_outline(alpha, rows)
+        assert 3 <= len(outline) <= S.TRIM_MAX_VERTICES
+        assert outline[:, 0].min() >= 0 and outline[:, 0].max() <= w
+        assert outline[:, 1].min() >= 0 and outline[:, 1].max() <= bottom - top
+        e0, e1 = np.roll(outline, -1, 0) - outline, np.roll(outline, -2, 0) - np.roll(outline, -1, 0)
+        turns = e0[:, 0] * e1[:, 1] - e0[:, 1] * e1[:, 0]
+        assert np.all(turns > 0), "convex and counter-clockwise"
+        ys, xs = np.nonzero(alpha > 0)
+        centres = np.stack([xs + 0.5, bottom - (ys + 0.5)], axis=1)
+        m = S.TRIM_MARGIN_PX
+        for dx, dy in ((-m, -m), (m, -m), (m, m), (-m, m)):
+            corners = np.clip(centres + [dx, dy], [0, 0], [w, bottom - top])
+            assert _inside(outline, corners).all()
+    area = S._area(S.card_outline(tree[..., 3], S.visible_rows(tree)))
+    top, bottom = S.visible_rows(tree)
+    assert area < 0.8 * tree.shape[1] * (bottom - top)
 
 
 def test_billboard_frame_fit_and_errors(tree: np.ndarray) -> None:
-    mesh = S.billboard_mesh(tree, height_m=2.0, fit="frame")
+    mesh = S.billboard_mesh(tree, height_m=2.0, fit="frame", trim=False)
     assert mesh.bounds[1][1] == pytest.approx(2.0) and mesh.visual.uv[:, 1].min() == 0.0
+    trimmed = S.billboard_mesh(tree, height_m=2.0, fit="frame")  # the same image rectangle; transparent rows cut
+    assert trimmed.metadata["card_bounds"][1][1] == pytest.approx(2.0) and trimmed.bounds[1][1] <= 2.0
     with pytest.raises(ScenegenError):
         S.billboard_mesh(tree, kind="sphere")
     with pytest.raises(ScenegenError):
@@ -263,7 +348,7 @@ def test_glb_round_trip_and_validator(tree: np.ndarray, kind: str, tmp_path: Pat
     loaded = trimesh.load(path, force="mesh")
     assert loaded.visual.uv is not None and loaded.visual.material.alphaMode == "MASK"
     assert loaded.bounds[0][1] == pytest.approx(0.0, abs=1e-6)
-    assert len(loaded.faces) == 2 * S.BILLBOARD_KINDS[kind]
+    assert len(loaded.faces) == len(S.billboard_mesh(tree, kind=kind, alpha_cutoff=0.4).faces)
     issues = gltf_validate(path)
     for message in issues["messages"]:
         print(f"glTF-Validator {kind}: severity {message['severity']} {message['code']}: {message['message']}")

@@ -106,9 +106,11 @@ def _scale3(scale) -> np.ndarray:
 
 
 def billboard_geometry(name: str, sprites: SpriteSet, variant: int, height_m: float, kind: str, cutoff: float,
-                       material: str) -> Geometry:
-    """The billboard cards of one sprite variant, UVs mapped into the atlas frame, tangents along each card's u."""
-    mesh = billboard_mesh(sprites.sprites[variant], height_m=height_m, kind=kind, alpha_cutoff=cutoff, name=name)
+                       material: str, *, trim: bool = True) -> Geometry:
+    """The billboard cards of one sprite variant, UVs mapped into the atlas frame, tangents along each card's u
+    (trimmed cards unless ``trim=False``: :func:`scenegen.sprites.billboard_mesh`)."""
+    mesh = billboard_mesh(sprites.sprites[variant], height_m=height_m, kind=kind, alpha_cutoff=cutoff, name=name,
+                          trim=trim)
     x, y, w, h = sprites.frames[variant]
     aw, ah = sprites.atlas_size
     uv = np.asarray(mesh.visual.uv, dtype=np.float64)  # v up, over the sprite's own image
@@ -120,18 +122,19 @@ def _card_geometry(name: str, mesh, uvs: np.ndarray, material: str) -> Geometry:
     """A Geometry of billboard cards; every card has its own vertices, so each gets its own tangent frame."""
     positions, normals, faces = mesh.vertices, mesh.vertex_normals, mesh.faces
     return Geometry(name=name, positions=positions, normals=normals, uvs=uvs, indices=faces, material=material,
-                    tangents=tangents(positions, normals, uvs, faces))
+                    tangents=tangents(positions, normals, uvs, faces), card_half_width=mesh.metadata["card_half_width"],
+                    card_bounds=mesh.metadata["card_bounds"])
 
 
 def sprite_billboard(rgba: np.ndarray, name: str, *, height_m: float, kind: str, alpha_cutoff: float,
-                     normal: np.ndarray | None = None) -> tuple[Geometry, SceneMaterial]:
+                     normal: np.ndarray | None = None, trim: bool = True) -> tuple[Geometry, SceneMaterial]:
     """One sprite as a standalone billboard: its cards and a cut-out material with the sprite's normal map.
 
     The material is what :func:`scenegen.sprites.billboard_mesh` describes (colour-bled base colour, MASK,
     double sided, metallic 0, roughness 0.9, clamped) plus ``normal`` (OpenGL; by default
-    :func:`scenegen.sprites.sprite_normal_map` of the sprite).
+    :func:`scenegen.sprites.sprite_normal_map` of the sprite); trimmed cards unless ``trim=False``.
     """
-    mesh = billboard_mesh(rgba, height_m=height_m, kind=kind, alpha_cutoff=alpha_cutoff, name=name)
+    mesh = billboard_mesh(rgba, height_m=height_m, kind=kind, alpha_cutoff=alpha_cutoff, name=name, trim=trim)
     if normal is None:
         normal = sprite_normal_map(rgba, alpha_cutoff=alpha_cutoff)
     material = SceneMaterial(

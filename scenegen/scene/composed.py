@@ -66,6 +66,8 @@ class Geometry:
     indices: np.ndarray  # M×3 uint32, counter-clockwise seen from the front
     material: str
     tangents: np.ndarray | None = None  # N×4 float32 (xyz, w = ±1)
+    card_half_width: float = 0.0  # billboards: half the width of a card's full rectangle (m; trimmed cards are narrower)
+    card_bounds: np.ndarray | None = None  # billboards: 2×3 bounds of the full card rectangles (trimmed cards lie inside)
 
     def __post_init__(self) -> None:
         self.positions = np.ascontiguousarray(self.positions, dtype=np.float32)

@@ -288,6 +288,7 @@ def _renderer_class(pyrender):
             depth_only = bool(flags & RenderFlags.DEPTH_ONLY)
             program.set_uniform("alpha_cutoff", cutoff)
             program.set_uniform("crossed_cards", int(getattr(primitive, "scenegen_crossed", 0)))
+            program.set_uniform("card_half_width", float(getattr(primitive, "scenegen_card_half_width", 0.0)))
             if depth_only:  # shadow maps
                 if cutoff > 0.0 and material.tex_flags & TexFlags.BASE_COLOR:
                     self._bind_texture(material.baseColorTexture, "cutout_texture", program)
@@ -397,7 +398,8 @@ def pyrender_scene(scene: ComposedScene, settings: RenderSettings):
             tangents=geometry.tangents if mapped else None,  # pyrender never reads them; our shaders do
             indices=geometry.indices, material=materials[geometry.material], poses=group.matrices()[index],
         )
-        primitive.scenegen_crossed = int(group.billboard and len(geometry.indices) > 2)  # more than one card
+        primitive.scenegen_crossed = int(group.billboard and _crossed(geometry))
+        primitive.scenegen_card_half_width = float(geometry.card_half_width)
         pr_scene.add(pyrender.Mesh(primitives=[primitive], name=group.name), name=f"{len(pr_scene.mesh_nodes):05d} {group.name}")
         drawn += len(index)
 
@@ -447,7 +449,7 @@ def render_scene(scene: ComposedScene, settings: RenderSettings | None = None) -
             "(libegl1) and set PYOPENGL_PLATFORM=egl"
         ) from None
     try:
-        offscreen._renderer = _renderer_class(pyrender)(width, height, uniforms, scene.bounds())
+        offscreen._renderer = _renderer_class(pyrender)(width, height, uniforms, shadow_fit_bounds(scene))
         started = time.perf_counter()
         color, depth = offscreen.render(pr_scene, flags=flags)
         timings["render_draw_s"] = time.perf_counter() - started
@@ -463,6 +465,32 @@ def render_scene(scene: ComposedScene, settings: RenderSettings | None = None) -
         depth = depth[ss // 2::ss, ss // 2::ss]
     timings["render_post_s"] = time.perf_counter() - started
     return RenderResult(color=image, depth=depth if settings.depth else None, timings=timings, drawn_instances=drawn)
+
+
+def shadow_fit_bounds(scene: ComposedScene) -> np.ndarray:
+    """World bounds the sun's shadow map is fitted to: every instance's, billboards with their full card rectangles
+    (``Geometry.card_bounds``), so trimmed cards cast their shadows into the same shadow-map texels as rectangles."""
+    boxes = []
+    for group in scene.groups:
+        if not group.count:
+            continue
+        bounds = group.geometry.card_bounds
+        if bounds is None:
+            boxes.append(group.world_bounds())
+            continue
+        lo, hi = np.asarray(bounds, dtype=np.float32)  # as the rectangles' float32 vertices would give
+        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+        points = np.einsum("kij,cj->kci", group.matrices()[:, :3, :3], corners) + group.translations[:, None, :]
+        boxes.append(np.stack([points.reshape(-1, 3).min(axis=0), points.reshape(-1, 3).max(axis=0)]))
+    if not boxes:
+        return np.zeros((2, 3))
+    return np.stack([np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)])
+
+
+def _crossed(geometry) -> bool:
+    """Whether a billboard geometry has more than one card (its card normals are not all the same)."""
+    normals = geometry.normals
+    return bool(len(normals) and np.abs(normals - normals[0]).max() > 1e-3)
 
 
 def _shadow_margin(group: InstanceGroup, sun_dirs: list[np.ndarray]) -> float:

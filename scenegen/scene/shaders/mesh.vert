@@ -27,6 +27,7 @@ layout(location = INST_M_LOC) in mat4 inst_m;
 uniform mat4 M;
 uniform mat4 V;
 uniform mat4 P;
+uniform float card_half_width;  // scenegen: billboards: half a card's full width (mesh units); 0 for other meshes
 
 out vec3 frag_position;
 out vec3 frag_pivot;  // scenegen: the mesh origin in world space (a billboard's foot, on its axis)
@@ -62,8 +63,11 @@ void main()
 #ifdef TANGENT_LOC
     // tangents transform like positions; a mirroring instance transform flips the handedness
     frag_tangent = vec4(normalize(linear * tangent.xyz), determinant(linear) < 0.0 ? -tangent.w : tangent.w);
-    float along = dot(position, tangent.xyz) * length(linear * tangent.xyz);  // metres; ±half a card's width
-    card_offset = vec2(along, abs(along));                                  // at its corners
+    float scale = length(linear * tangent.xyz);
+    float along = dot(position, tangent.xyz) * scale;  // metres; ±half a card's width at its full rectangle's
+    // corners. A trimmed card (a polygon inside that rectangle) has corners nearer its axis: the half width
+    // comes from the uniform then (abs(along) at the rectangle's corners interpolates to the same constant)
+    card_offset = vec2(along, card_half_width > 0.0 ? card_half_width * scale : abs(along));
 #endif
 #ifdef TEXCOORD_0_LOC
     uv_0 = texcoord_0;
