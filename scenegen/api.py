@@ -11,14 +11,15 @@ import gc
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from .errors import ScenegenError
-from .imaging import load_image, resize
 from .limits import MAX_SIZE, MAX_SPRITE_SIZE, MIN_SIZE, MIN_SPRITE_SIZE
-from .materials import Material, derive_maps
+
+if TYPE_CHECKING:  # imported where used: `scenegen info` needs neither cv2/PIL nor the map code
+    from .materials import Material
 
 MAX_GRAIN = 4.0
 #: Filter scale of the PBR maps of generated textures: their texels have a fixed size whatever the canvas.
@@ -134,6 +135,8 @@ def generate_material(cls: str, seed: int = 0, size: int = 512, *, model=None, n
     The base colour equals ``generate_texture(cls, seed, size, grain=grain)``; ``progress(fraction)`` is
     called as the decode advances. The size is checked before anything is loaded.
     """
+    from .materials import derive_maps
+
     size = check_size(size)
     m = _resolve(model)
     basecolor = generate_texture(cls, seed, size, model=m, grain=grain, progress=progress)
@@ -145,6 +148,8 @@ def generate_material(cls: str, seed: int = 0, size: int = 512, *, model=None, n
 
 def _photo_array(source: str | os.PathLike[str] | np.ndarray, scale: float = 1.0) -> np.ndarray:
     """The photo as H×W×3 float32 at the pixel scale the material will have (``scale`` × the photo's own)."""
+    from .imaging import load_image, resize
+
     image = load_image(source) if not isinstance(source, np.ndarray) else np.asarray(source, dtype=np.float32)
     if image.ndim == 2:
         image = image[..., None]
@@ -185,6 +190,8 @@ def material_from_image(source: str | os.PathLike[str] | np.ndarray, size: int =
                         grain: float = DEFAULT_GRAIN, scale: float = 1.0,
                         progress: Callable[[float], None] | None = None, **map_options: Any) -> Material:
     """A full PBR material with the look of the user's photo, seamless at ``size``."""
+    from .materials import derive_maps
+
     size = check_size(size)
     m = _resolve(model)
     basecolor = texture_from_image(source, size, seed, model=m, grain=grain, scale=scale, progress=progress)
@@ -199,6 +206,8 @@ def blend_materials(a: str, b: str, mask: np.ndarray, seed: int = 0, *, seed_b: 
 
     ``mask`` is H×W in [0, 1] and sets the output size; a periodic mask gives a tileable result.
     """
+    from .imaging import resize
+    from .materials import derive_maps
     from .model.sample import condition_weights, decode_canvas, latent_cells, sample_texture_latent
 
     m = _resolve(model)

@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..data import fft as sfft  # scipy.fft's rfft2/irfft2, byte for byte, without importing scipy.fft (~0.3 s)
+
 BANK_PREFIX = "bank."
 
 
@@ -97,8 +99,6 @@ class _Source:
     """One latent source with its spectra precomputed for the exhaustive overlap search."""
 
     def __init__(self, grid: np.ndarray, periodic: bool, margin: int) -> None:
-        from scipy import fft as sfft  # deferred (~0.3 s): only quilting needs it
-
         self.grid = np.asarray(grid, dtype=np.float32)
         self.periodic = periodic
         self.margin = 0 if periodic else margin
@@ -112,8 +112,6 @@ class _Source:
         Both terms that depend on o are circular cross-correlations: the channels' products are summed in
         the Fourier domain, so one inverse FFT serves them all.
         """
-        from scipy import fft as sfft
-
         ph, pw = known.shape
         pattern = np.zeros((region.shape[0] + 1, self.h, self.w), dtype=np.float32)
         pattern[:-1, :ph, :pw] = region * known[None]
