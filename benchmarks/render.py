@@ -1,4 +1,4 @@
-"""Scene build and render speed (docs/METRICS.md: build_s, render_s).
+"""Scene build and render speed (docs/METRICS.md: build_s, render_s), and what trimmed billboard cards save.
 
 * **build_s** (cold, warm): wall seconds of ``python -m scenegen build examples/<name>/scene.json`` in a fresh
   process, first with an empty cache (materials and sprites generated), then again (all cached).
@@ -7,6 +7,11 @@
 * **render_s**: seconds to render one 1280×720 frame of the meadow with its billboards raised to exactly
   100,000 instances (an extra grass layer), median of ``--repeats`` renders, for antialias 1 and 2;
   setup (building the pyrender scene, culling) and drawing are reported separately.
+* **trimmed vs plain cards** (:func:`scenegen.sprites.card_outline`): the same frame with every billboard's
+  cards as full rectangles (``trim=False``) is rendered alternately with the trimmed one, in the same
+  conditions (``*_plain`` figures); the card area summed over the 100,000 instances (m², per sprite and in
+  all), and how many pixels differ between the two, in the 100k frame and in the meadow as ``scenegen build``
+  renders it (its own settings).
 
 Prints a table and one JSON line. Usage: ``python benchmarks/render.py [--skip-build] [--repeats 5]``.
 """
@@ -14,6 +19,7 @@ Prints a table and one JSON line. Usage: ``python benchmarks/render.py [--skip-b
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -23,6 +29,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ("meadow", "courtyard")
@@ -44,7 +52,8 @@ def build_seconds(example: str, cache: Path, out: Path) -> tuple[float, float, s
 
 
 def hundred_thousand(cache: Path):
-    """The meadow composed with an extra grass layer so that it holds exactly INSTANCES billboards."""
+    """(the meadow composed with an extra grass layer so that it holds exactly INSTANCES billboards, the meadow
+    as it is, its loaded scene, its resolved assets)."""
     from scenegen.cache import Cache
     from scenegen.build import CACHE_NAMESPACE, AssetStore, BuildOptions, model_refs
     from scenegen.scene.compose import compose
@@ -54,32 +63,82 @@ def hundred_thousand(cache: Path):
     scene = load_scene(ROOT / "examples" / "meadow" / "scene.json")
     texture, sprite = model_refs(scene, BuildOptions())
     store = AssetStore(Cache(CACHE_NAMESPACE, cache), texture, sprite)
-    composed, _ = compose(scene, store.resolve(scene))
-    have = composed.counts()["billboards"]
+    assets = store.resolve(scene)
+    meadow, _ = compose(scene, assets)
+    have = meadow.counts()["billboards"]
     extra = ScatterSpec.model_validate({"name": "extra_grass", "sprite": "grass", "count": INSTANCES - have,
                                         "scale": {"min": 0.6, "max": 1.2}, "seed": 99})
     scene.spec.scatter.append(extra)
     composed, report = compose(scene, store.resolve(scene))
     if composed.counts()["billboards"] != INSTANCES:
         raise SystemExit(f"expected {INSTANCES} billboards, got {composed.counts()['billboards']} ({report.layers[-1]})")
-    return composed
+    scene.spec.scatter.pop()
+    return composed, meadow, scene, assets
 
 
-def render_seconds(composed, antialias: int, repeats: int) -> dict:
+def plain_cards(composed, scene, assets):
+    """``composed`` with every billboard's cards as full rectangles (``trim=False``), everything else shared."""
+    from scenegen.scene.compose import billboard_geometry
+
+    plain: dict[int, object] = {}
+    groups = []
+    for group in composed.groups:
+        geometry = group.geometry
+        if group.billboard:
+            if id(geometry) not in plain:
+                sprite = geometry.material
+                spec = scene.spec.sprites[sprite]
+                variant = int(geometry.name.rsplit("_", 1)[1])
+                plain[id(geometry)] = billboard_geometry(geometry.name, assets.sprites[sprite], variant, spec.height_m,
+                                                         spec.kind, spec.alpha_cutoff, sprite, trim=False)
+            geometry = plain[id(geometry)]
+        groups.append(dataclasses.replace(group, geometry=geometry))
+    return dataclasses.replace(composed, groups=groups)
+
+
+def card_areas(composed) -> dict[str, float]:
+    """Card area (m², both cards of a cross counted) summed over every billboard instance, per sprite."""
+    areas: dict[str, float] = {}
+    for group in composed.groups:
+        if not group.billboard:
+            continue
+        g = group.geometry
+        tri = g.positions[g.indices].astype(np.float64)
+        mesh_area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
+        scale2 = float((np.abs(group.scales[:, 0]) * np.abs(group.scales[:, 1])).sum())
+        areas[g.material] = areas.get(g.material, 0.0) + mesh_area * scale2
+    return areas
+
+
+def differing_pixels(a, b) -> tuple[int, int]:
+    """(pixels whose 8-bit colour differs, the largest 8-bit difference)."""
+    a8, b8 = (np.round(np.asarray(x) * 255.0).astype(np.int16) for x in (a, b))
+    diff = np.abs(a8 - b8)
+    return int(diff.max(axis=2).astype(bool).sum()), int(diff.max())
+
+
+def render_seconds(variants: dict, antialias: int, repeats: int) -> dict:
+    """Renders of each of ``variants`` (name → composed scene), alternately, ``repeats`` times; medians per variant
+    and the first frame of each."""
     from scenegen.scene.render import RenderSettings, render_scene
 
     settings = RenderSettings(width=1280, height=720, supersample=antialias, fog_density=0.006)
-    totals, draws, setups, cpus, drawn = [], [], [], [], 0
+    runs = {name: {"totals": [], "draws": [], "setups": [], "cpus": [], "drawn": 0, "frame": None} for name in variants}
     for _ in range(repeats):
-        started, cpu = time.perf_counter(), time.process_time()
-        result = render_scene(composed, settings)
-        totals.append(time.perf_counter() - started)
-        cpus.append(time.process_time() - cpu)
-        draws.append(result.timings["render_draw_s"])
-        setups.append(result.timings["render_setup_s"])
-        drawn = result.drawn_instances
-    return {"render_s": statistics.median(totals), "draw_s": statistics.median(draws), "cpu_s": statistics.median(cpus),
-            "setup_s": statistics.median(setups), "drawn_instances": drawn}
+        for name, composed in variants.items():
+            r = runs[name]
+            started, cpu = time.perf_counter(), time.process_time()
+            result = render_scene(composed, settings)
+            r["totals"].append(time.perf_counter() - started)
+            r["cpus"].append(time.process_time() - cpu)
+            r["draws"].append(result.timings["render_draw_s"])
+            r["setups"].append(result.timings["render_setup_s"])
+            r["drawn"] = result.drawn_instances
+            if r["frame"] is None:
+                r["frame"] = result.color
+    return {name: {"render_s": statistics.median(r["totals"]), "draw_s": statistics.median(r["draws"]),
+                   "cpu_s": statistics.median(r["cpus"]), "setup_s": statistics.median(r["setups"]),
+                   "drawn_instances": r["drawn"], "frame": r["frame"]} for name, r in runs.items()}
 
 
 def main() -> None:
@@ -106,13 +165,29 @@ def main() -> None:
                 figures[f"build_cpu_s_cold_{example}"] = round(cold_cpu, 2)
                 figures[f"build_cpu_s_warm_{example}"] = round(warm_cpu, 2)
             cache = tmp_path / "cache-meadow"
-        composed = hundred_thousand(cache)
+        composed, meadow, scene, assets = hundred_thousand(cache)
+        plain = plain_cards(composed, scene, assets)
+        trimmed_area, plain_area = card_areas(composed), card_areas(plain)
+        for sprite in sorted(plain_area):
+            figures[f"card_area_m2_{sprite}"] = f"{trimmed_area[sprite]:,.0f} of {plain_area[sprite]:,.0f}"
+        figures["card_area_ratio_100k"] = round(sum(trimmed_area.values()) / sum(plain_area.values()), 3)
         for antialias in (1, 2):
-            r = render_seconds(composed, antialias, args.repeats)
-            figures[f"render_s_100k_aa{antialias}"] = round(r["render_s"], 3)
-            figures[f"draw_s_100k_aa{antialias}"] = round(r["draw_s"], 3)
-            figures[f"render_cpu_s_100k_aa{antialias}"] = round(r["cpu_s"], 3)
-            figures["drawn_instances_100k"] = r["drawn_instances"]
+            runs = render_seconds({"": composed, "_plain": plain}, antialias, args.repeats)
+            for suffix, r in runs.items():
+                figures[f"render_s_100k_aa{antialias}{suffix}"] = round(r["render_s"], 3)
+                figures[f"draw_s_100k_aa{antialias}{suffix}"] = round(r["draw_s"], 3)
+                figures[f"render_cpu_s_100k_aa{antialias}{suffix}"] = round(r["cpu_s"], 3)
+                figures[f"drawn_instances_100k{suffix}"] = r["drawn_instances"]
+            count, largest = differing_pixels(runs[""]["frame"], runs["_plain"]["frame"])
+            figures[f"pixels_differing_100k_aa{antialias}"] = f"{count} (max {largest}/255)"
+        from scenegen.build import BuildOptions
+        from scenegen.build.pipeline import _render_settings
+        from scenegen.scene.render import render_scene
+
+        settings = _render_settings(scene, BuildOptions())
+        frames = [render_scene(s, settings).color for s in (meadow, plain_cards(meadow, scene, assets))]
+        count, largest = differing_pixels(*frames)
+        figures["pixels_differing_meadow"] = f"{count} (max {largest}/255)"
     figures["load_average_end"] = round(os.getloadavg()[0], 2)
     print(f"{'figure':<28} value   (1280×720, {INSTANCES:,} billboards; {figures['cores']} cores)")
     for key, value in figures.items():
