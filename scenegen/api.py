@@ -61,13 +61,20 @@ def load_model(path: str | os.PathLike[str] | None = None):  # -> scenegen.model
     key = str(root.resolve())
     cached = _MODEL_CACHE.get(key)
     if cached is None or cached.info is None or cached.info.identity != info.identity:
-        from .model.weights import load_model_dir
+        # torch's import and the load leave ~170k long-lived objects: the collector is paused while they are
+        # made (its full collections walked them three times, ~0.15 s of a cold command) and they are then
+        # moved out of its generations, so no later collection walks them again, nor the one at exit
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            from .model.weights import load_model_dir
 
-        _configure_torch()
-        _MODEL_CACHE[key] = load_model_dir(root, info)
-        # torch's import leaves ~170k long-lived objects; moved out of the collector's generations, no later
-        # collection walks them again, nor the one at interpreter exit (0.05–0.1 s each on 2 cores)
-        gc.freeze()
+            _configure_torch()
+            _MODEL_CACHE[key] = load_model_dir(root, info)
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
     return _MODEL_CACHE[key]
 
 

@@ -7,18 +7,18 @@ Pure numpy / OpenCV / trimesh (no torch); a billboard's GLB is written by :mod:`
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import cv2
 import numpy as np
-import trimesh
 from PIL import Image
-from trimesh.visual import TextureVisuals
-from trimesh.visual.material import PBRMaterial
 
 from . import __version__
 from .errors import ScenegenError
 from .imaging import checkerboard, over, to_uint
+
+if TYPE_CHECKING:
+    import trimesh
 
 BILLBOARD_KINDS = {"quad": 1, "cross": 2, "cross3": 3}  # number of vertical quads, evenly rotated about +Y
 
@@ -481,6 +481,10 @@ def billboard_mesh(rgba: np.ndarray, *, height_m: float = 1.0, kind: str = "quad
             uvs.append([sx + 0.5, v0 + sy * (v1 - v0)])
             normals.append(normal)
         faces += [[base, base + k, base + k + 1] for k in range(1, len(corners) - 1)]  # a fan (convex, CCW)
+    import trimesh  # here, not at the top: `scenegen sprite` without --mesh never builds a mesh (~0.4 s of imports)
+    from trimesh.visual import TextureVisuals
+    from trimesh.visual.material import PBRMaterial
+
     material = PBRMaterial(name=name, baseColorTexture=_to_pil(dilate_colour(rgba)), baseColorFactor=[1.0] * 4,
                            metallicFactor=0.0, roughnessFactor=0.9, alphaMode="MASK",
                            alphaCutoff=float(alpha_cutoff), doubleSided=True)

@@ -36,8 +36,8 @@ NOT_FOR_MATERIAL = ("scipy", "pydantic", "jsonschema", "trimesh", "networkx", "p
 #: `scenegen info` reads a model directory's files: no model, images or maps.
 NOT_FOR_INFO = ("torch", "safetensors", "scipy", "cv2", "PIL", "scenegen.imaging", "scenegen.materials",
                 "scenegen.model.weights")
-#: `scenegen sprite` without --mesh writes PNGs: no scene, export or build stack, no spec validation.
-NOT_FOR_SPRITE = ("pydantic", "jsonschema", "pyrender", "OpenGL", "pyglet", "scenegen.scene", "scenegen.export",
+#: `scenegen sprite` without --mesh writes PNGs: no meshes, no scene, export or build stack, no spec validation.
+NOT_FOR_SPRITE = ("pydantic", "jsonschema", "trimesh", "networkx", "pyrender", "OpenGL", "pyglet", "scenegen.scene", "scenegen.export",
                   "scenegen.build", "scenegen.materials")
 
 
@@ -124,3 +124,19 @@ def test_fft_shares_one_extension_module_with_scipy() -> None:
             "import scipy.fft\nprint(scipy.fft._pocketfft.pypocketfft is fft._extension())\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, text=True, capture_output=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-2000:]
+
+
+def test_fft_refuses_an_extension_whose_arguments_changed() -> None:
+    """The real extension passes the load-time check; one that normalises differently (as a scipy release that
+    changed the private arguments would) is refused, so scipy.fft is used instead of giving wrong maps."""
+    real = fft._extension()
+    assert real is not None and fft._answers_right(real)
+
+    class Renormalised:
+        r2c = staticmethod(lambda a, axes, forward, inorm, out, workers: real.r2c(a, axes, forward, 2, out, workers))
+        c2r = staticmethod(real.c2r)
+
+    class Broken:
+        r2c = c2r = staticmethod(lambda *args: (_ for _ in ()).throw(TypeError("signature changed")))
+
+    assert not fft._answers_right(Renormalised()) and not fft._answers_right(Broken())
