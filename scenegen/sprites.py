@@ -48,12 +48,11 @@ def dilate_colour(rgba: np.ndarray, iterations: int | None = None, *, min_alpha:
         return out
     index, distance = _nearest_source(source)
     flat = rgba[..., :3].reshape(-1, 3)
-    bled = flat[index.ravel()].reshape(rgba.shape[0], rgba.shape[1], 3)
+    bled = np.take(flat, index.ravel(), axis=0).reshape(rgba.shape[0], rgba.shape[1], 3)
     if iterations is not None:
         far = distance > float(iterations)
         bled[far] = flat[source.ravel()].mean(axis=0)
-    target = ~source
-    out[..., :3][target] = bled[target]
+    np.copyto(out[..., :3], bled, where=~source[..., None])  # a masked copy: no gather/scatter of the targets
     return out
 
 
