@@ -42,7 +42,9 @@ def timed_export(library: Path, out: Path, *args: str) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "scenegen", "export", str(library), "--out", str(out), "--quiet",
-                             *args], capture_output=True, text=True)
+                             "--allow-outside", "--no-cache", *args],  # the library is in a temporary folder, the
+                            # model is not; every run generates its items afresh (a shared cache would serve the later runs)
+                            capture_output=True, text=True)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
