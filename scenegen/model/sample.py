@@ -381,15 +381,17 @@ def latent_cells(size: int, scale: int) -> int:
     return max(1, math.ceil(size / scale))
 
 
-def texture_sources(model: LoadedModel, class_index: int) -> tuple[np.ndarray, np.ndarray]:
-    """A class's latent sources (K×L×gh×gw float32) and which of them are exact tori (K bools)."""
+def texture_source(model: LoadedModel, class_index: int, seed: int) -> tuple[np.ndarray, bool]:
+    """The latent source (L×gh×gw float32) a seed's canvas of a class quilts from (:func:`source_index`), and
+    whether it is an exact torus. Only that source is converted from the stored bank (a tenth of a 512² set's
+    time went to converting all of them)."""
     key = bank_key(class_index)
     if key not in model.prior:
         raise KeyError(f"no latent bank for class index {class_index}")
-    bank = model.prior[key].float().numpy()
+    bank = model.prior[key]
+    pick = source_index(len(bank), seed, class_index)
     flags = model.prior.get(periodic_key(class_index))
-    periodic = flags.numpy().astype(bool) if flags is not None else np.zeros(len(bank), dtype=bool)
-    return bank, periodic
+    return bank[pick].float().numpy(), bool(flags[pick]) if flags is not None else False
 
 
 def source_index(count: int, seed: int, class_index: int) -> int:
@@ -403,10 +405,9 @@ def sample_texture_latent(model: LoadedModel, class_index: int, height: int, wid
                           tick: Callable[[], None] | None = None) -> np.ndarray:
     """A periodic latent grid (L×height×width cells) quilted from one of the class's latent sources
     (``tick()`` after each row of patches)."""
-    bank, periodic = texture_sources(model, class_index)
-    pick = source_index(len(bank), seed, class_index)
+    source, periodic = texture_source(model, class_index, seed)
     rng = np.random.default_rng([seed, class_index, height, width])
-    return quilt(bank[pick], height, width, rng, quilt_settings(height, width), periodic=bool(periodic[pick]), tick=tick)
+    return quilt(source, height, width, rng, quilt_settings(height, width), periodic=periodic, tick=tick)
 
 
 def source_palette(model: LoadedModel, class_index: int, seed: int) -> tuple[np.ndarray | None, np.ndarray | None]:
