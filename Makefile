@@ -9,6 +9,7 @@ TORCH_SPEC  ?= torch==2.13.0
 PY          := $(VENV)/bin/python
 TEXTURE_STEPS ?= 3600
 GROW_STEPS ?= 2600
+REFINE_STEPS ?= 4000
 SPRITE_STEPS  ?= 1000
 export PYOPENGL_PLATFORM ?= egl
 export PYTHONDONTWRITEBYTECODE = 1
@@ -60,14 +61,16 @@ test: setup-test
 corpus: setup
 	$(PY) -m scenegen corpus
 
-# The shipped texture model (0.6.0): trained from scratch (96² crops, 4 px per latent cell; the 0.4.0 recipe),
-# then grown to two residual blocks per decoder level and fine-tuned (see README; about 2.5 h on 2 cores).
+# The shipped texture model (0.7.0): trained from scratch (96² crops, 4 px per latent cell; the 0.4.0 recipe),
+# grown to two residual blocks per decoder level and fine-tuned (0.6.0), then refined at a lower learning rate
+# (0.7.0; see README; about 5 h on 2 cores).
 default-model: corpus
-	rm -rf .cache/train-default .cache/train-default-grown
+	rm -rf .cache/train-default .cache/train-default-grown .cache/train-default-refined
 	$(PY) -m scenegen train --from-scratch --data .cache/corpus/textures --out .cache/train-default --steps $(TEXTURE_STEPS) --batch 8 --crop 96 --seed 0 --kl-weight 1e-4 --checkpoint-every 100 --sample-every 500
 	$(PY) -m scenegen train --init-from .cache/train-default --decoder-blocks 2 --data .cache/corpus/textures --out .cache/train-default-grown --steps $(GROW_STEPS) --batch 8 --crop 96 --seed 8 --lr 1e-3 --kl-weight 1e-4 --gram-weight 0.05 --checkpoint-every 100 --sample-every 500
+	$(PY) -m scenegen train --init-from .cache/train-default-grown --data .cache/corpus/textures --out .cache/train-default-refined --steps $(REFINE_STEPS) --batch 8 --crop 96 --seed 9 --lr 5e-4 --kl-weight 1e-4 --gram-weight 0.05 --checkpoint-every 100 --sample-every 500
 	mkdir -p assets/models/default
-	cp .cache/train-default-grown/config.json .cache/train-default-grown/model.safetensors .cache/train-default-grown/prior.safetensors assets/models/default/
+	cp .cache/train-default-refined/config.json .cache/train-default-refined/model.safetensors .cache/train-default-refined/prior.safetensors assets/models/default/
 
 # The shipped sprite model (0.4.0): 256² sprites, trained on 128² crops of them, in two stages (400 steps with
 # nearest upsampling, then 1000 with bilinear upsampling; about 80 min on 2 cores).
