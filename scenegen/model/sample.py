@@ -29,6 +29,7 @@ MIN_SPRITE_BATCH = 4  # see decode_sprites
 
 
 _CL = torch.channels_last
+_CL_LOCK = threading.Lock()
 
 
 def _nhwc(x: torch.Tensor) -> torch.Tensor:
@@ -45,9 +46,6 @@ def inference_decoder(model: LoadedModel) -> "torch.nn.Module":
         if not dec.conv_in.weight.is_contiguous(memory_format=_CL):
             dec.to(memory_format=_CL)
     return dec
-
-
-_CL_LOCK = threading.Lock()
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -617,7 +615,7 @@ def decode_sprites(model: LoadedModel, latents: np.ndarray, class_index: int, ch
         count = len(z)
         if count < MIN_SPRITE_BATCH:
             z = torch.cat([z, z.new_zeros((MIN_SPRITE_BATCH - count, *z.shape[1:]))])
-        x = torch.cat([z, emb[:, :, None, None].expand(len(z), -1, h, w)], dim=1).contiguous(memory_format=torch.channels_last)
+        x = _nhwc(torch.cat([z, emb[:, :, None, None].expand(len(z), -1, h, w)], dim=1))
         x = dec.conv_in(x)
         for level in range(len(dec.blocks)):
             if level > 0:

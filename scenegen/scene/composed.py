@@ -108,11 +108,14 @@ class InstanceGroup:
         """K×4×4 world matrices (translation · rotation · scale)."""
         return trs_matrices(self.translations, self.rotations, self.scales)
 
-    def world_bounds(self) -> np.ndarray:
-        """2×3 bounds of every instance's transformed bounding box."""
+    def world_bounds(self, full_cards: bool = False) -> np.ndarray:
+        """2×3 bounds of every instance's transformed bounding box; with ``full_cards``, a billboard's box is that
+        of its full card rectangles (``Geometry.card_bounds``, as their float32 vertices would give), not of its
+        trimmed cards."""
         if self.count == 0:
             return np.array([[np.inf] * 3, [-np.inf] * 3])
-        lo, hi = self.geometry.bounds
+        cards = self.geometry.card_bounds if full_cards else None
+        lo, hi = self.geometry.bounds if cards is None else np.asarray(cards, dtype=np.float32)
         corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
         linear = self.matrices()[:, :3, :3]
         points = np.einsum("kij,cj->kci", linear, corners) + self.translations[:, None, :]
@@ -155,9 +158,9 @@ class ComposedScene:
     ambient_ground: tuple[float, float, float] = (0.1, 0.1, 0.1)
     name: str = "scene"
 
-    def bounds(self) -> np.ndarray:
-        """2×3 world bounds of every instance."""
-        boxes = [g.world_bounds() for g in self.groups if g.count]
+    def bounds(self, full_cards: bool = False) -> np.ndarray:
+        """2×3 world bounds of every instance (``full_cards``: see :meth:`InstanceGroup.world_bounds`)."""
+        boxes = [g.world_bounds(full_cards) for g in self.groups if g.count]
         if not boxes:
             return np.zeros((2, 3))
         return np.stack([np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)])

@@ -449,7 +449,7 @@ def render_scene(scene: ComposedScene, settings: RenderSettings | None = None) -
             "(libegl1) and set PYOPENGL_PLATFORM=egl"
         ) from None
     try:
-        offscreen._renderer = _renderer_class(pyrender)(width, height, uniforms, shadow_fit_bounds(scene))
+        offscreen._renderer = _renderer_class(pyrender)(width, height, uniforms, scene.bounds(full_cards=True))  # trimmed cards shadow into the rectangles' texels
         started = time.perf_counter()
         color, depth = offscreen.render(pr_scene, flags=flags)
         timings["render_draw_s"] = time.perf_counter() - started
@@ -465,26 +465,6 @@ def render_scene(scene: ComposedScene, settings: RenderSettings | None = None) -
         depth = depth[ss // 2::ss, ss // 2::ss]
     timings["render_post_s"] = time.perf_counter() - started
     return RenderResult(color=image, depth=depth if settings.depth else None, timings=timings, drawn_instances=drawn)
-
-
-def shadow_fit_bounds(scene: ComposedScene) -> np.ndarray:
-    """World bounds the sun's shadow map is fitted to: every instance's, billboards with their full card rectangles
-    (``Geometry.card_bounds``), so trimmed cards cast their shadows into the same shadow-map texels as rectangles."""
-    boxes = []
-    for group in scene.groups:
-        if not group.count:
-            continue
-        bounds = group.geometry.card_bounds
-        if bounds is None:
-            boxes.append(group.world_bounds())
-            continue
-        lo, hi = np.asarray(bounds, dtype=np.float32)  # as the rectangles' float32 vertices would give
-        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-        points = np.einsum("kij,cj->kci", group.matrices()[:, :3, :3], corners) + group.translations[:, None, :]
-        boxes.append(np.stack([points.reshape(-1, 3).min(axis=0), points.reshape(-1, 3).max(axis=0)]))
-    if not boxes:
-        return np.zeros((2, 3))
-    return np.stack([np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)])
 
 
 def _crossed(geometry) -> bool:
